@@ -1,0 +1,205 @@
+//! Counters for everything the pipeline skipped, found odd, or cut short.
+//!
+//! One enum for all stages, so the `stats` event and docs/OUTPUT.md list every reason in one
+//! place, and merging per-thread counters is an array sum. Stages increment with
+//! `counters.add(Counter::X, 1)`: an array index, cheap enough for the hot path.
+
+use std::fmt;
+
+macro_rules! counters {
+    ($( $(#[doc = $doc:literal])* $variant:ident = ($group:ident, $name:literal), )*) => {
+        /// Something the pipeline counts: a reason for skipping input, an anomaly in the
+        /// traffic, or a resource cap that was hit.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(usize)]
+        pub enum Counter {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl Counter {
+            /// Every counter, in declaration order.
+            pub const ALL: &'static [Counter] = &[$(Counter::$variant,)*];
+            /// Number of counters.
+            pub const COUNT: usize = Counter::ALL.len();
+
+            /// The key used in the `stats` event (snake_case, stable).
+            pub fn name(self) -> &'static str {
+                match self { $(Counter::$variant => $name,)* }
+            }
+
+            /// Which object of the `stats` event the counter belongs to.
+            pub fn group(self) -> CounterGroup {
+                match self { $(Counter::$variant => CounterGroup::$group,)* }
+            }
+        }
+    };
+}
+
+counters! {
+    // --- input that could not be used at all -------------------------------------------------
+    /// A capture record whose link type phonehome does not decode.
+    UnsupportedLinkType = (Skipped, "unsupported_link_type"),
+    /// A link-layer header shorter than its fixed size (snaplen cut it, or corrupt).
+    TruncatedLinkHeader = (Skipped, "truncated_link_header"),
+    /// A frame whose network protocol is neither IPv4 nor IPv6 (ARP, LLDP, STP, ...).
+    NonIpFrame = (Skipped, "non_ip"),
+    /// An IP header that is truncated or inconsistent (bad version, header length...).
+    MalformedIp = (Skipped, "malformed_ip"),
+    /// A TCP or UDP header that is truncated or inconsistent.
+    MalformedTransport = (Skipped, "malformed_transport"),
+    /// IP payloads other than TCP, UDP and ICMP (ESP, OSPF, ...): counted, no flow.
+    OtherIpProtocol = (Skipped, "other_ip_protocol"),
+    /// Tunnels nested deeper than the decoder follows.
+    TunnelTooDeep = (Skipped, "tunnel_too_deep"),
+    /// A capture block of a type phonehome ignores (custom, unknown, statistics...).
+    UnknownBlock = (Skipped, "unknown_block"),
+    /// A packet whose captured length was cut by the snapshot length.
+    SnapTruncated = (Anomaly, "snaplen_truncated"),
+    /// A packet whose IP total length promises more bytes than the frame holds.
+    IpLengthExceedsFrame = (Anomaly, "ip_length_exceeds_frame"),
+    /// A PCAPdroid trailer with a bad CRC (the packet is used, the app name is not).
+    PcapdroidBadTrailer = (Anomaly, "pcapdroid_bad_trailer"),
+
+    // --- IP fragments ------------------------------------------------------------------------
+    /// IP fragments received.
+    Fragments = (Anomaly, "ip_fragments"),
+    /// Datagrams rebuilt from fragments.
+    Reassembled = (Anomaly, "ip_datagrams_reassembled"),
+    /// Fragments that overlapped earlier ones (first copy kept).
+    FragmentOverlap = (Anomaly, "ip_fragment_overlap"),
+    /// Incomplete datagrams dropped after the fragment timeout.
+    FragmentTimeout = (Anomaly, "ip_fragment_timeout"),
+    /// Fragments dropped because a fragment cap (per datagram or in total) was reached.
+    FragmentCap = (Cap, "ip_fragment_memory"),
+
+    // --- TCP ---------------------------------------------------------------------------------
+    /// TCP segments that repeated bytes already seen (full retransmissions).
+    TcpRetransmission = (Anomaly, "tcp_retransmission"),
+    /// TCP segments that arrived ahead of a hole and were held back.
+    TcpOutOfOrder = (Anomaly, "tcp_out_of_order"),
+    /// TCP segments that partly overlapped bytes already seen (first copy kept).
+    TcpOverlap = (Anomaly, "tcp_overlap"),
+    /// Holes in a TCP stream that were skipped (capture loss); the stream goes on after them.
+    TcpGap = (Anomaly, "tcp_gap"),
+    /// Bytes missing in those holes.
+    TcpGapBytes = (Anomaly, "tcp_gap_bytes"),
+    /// TCP flows first seen after their handshake.
+    TcpMidstream = (Anomaly, "tcp_midstream"),
+    /// A SYN that reused the ports of a closed or stale connection: a new flow was started.
+    TcpPortReuse = (Anomaly, "tcp_port_reuse"),
+    /// Out-of-order bytes dropped because a flow reached its reassembly buffer cap.
+    TcpFlowBufferCap = (Cap, "tcp_flow_buffer"),
+    /// Out-of-order bytes dropped because all flows together reached the reassembly cap.
+    TcpTotalBufferCap = (Cap, "tcp_total_buffer"),
+
+    // --- flows -------------------------------------------------------------------------------
+    /// Flows closed early because the live-flow cap was reached (least recently seen first).
+    FlowEvicted = (Cap, "flow_table_eviction"),
+    /// Flows ended by their idle timeout.
+    FlowTimeout = (Anomaly, "flow_idle_timeout"),
+
+    // --- capture files -----------------------------------------------------------------------
+    /// Capture files that ended in the middle of a record.
+    TruncatedFile = (Anomaly, "truncated_file"),
+    /// Capture files in which reading stopped at a corrupt record.
+    CorruptFile = (Anomaly, "corrupt_file"),
+    /// Inputs that could not be read as a capture at all.
+    UnreadableFile = (Skipped, "unreadable_file"),
+}
+
+/// The three objects of the `stats` event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CounterGroup {
+    /// Input that was skipped, by reason.
+    Skipped,
+    /// Odd but handled traffic.
+    Anomaly,
+    /// Resource caps that were hit.
+    Cap,
+}
+
+impl CounterGroup {
+    /// The key of the group's object in the `stats` event.
+    pub fn name(self) -> &'static str {
+        match self {
+            CounterGroup::Skipped => "skipped",
+            CounterGroup::Anomaly => "anomalies",
+            CounterGroup::Cap => "caps",
+        }
+    }
+}
+
+/// One value per [`Counter`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Counters([u64; Counter::COUNT]);
+
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters([0; Counter::COUNT])
+    }
+}
+
+impl Counters {
+    /// Adds `n` to `c`.
+    #[inline]
+    pub fn add(&mut self, c: Counter, n: u64) {
+        self.0[c as usize] = self.0[c as usize].saturating_add(n);
+    }
+
+    /// The value of `c`.
+    pub fn get(&self, c: Counter) -> u64 {
+        self.0[c as usize]
+    }
+
+    /// Adds every counter of `other` (merging per-thread or per-stage counters).
+    pub fn merge(&mut self, other: &Counters) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a = a.saturating_add(*b);
+        }
+    }
+
+    /// Non-zero counters of one group, in declaration order.
+    pub fn nonzero(&self, group: CounterGroup) -> impl Iterator<Item = (Counter, u64)> + '_ {
+        Counter::ALL
+            .iter()
+            .copied()
+            .filter(move |c| c.group() == group)
+            .map(|c| (c, self.get(c)))
+            .filter(|&(_, n)| n > 0)
+    }
+}
+
+impl fmt::Debug for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(Counter::ALL.iter().filter(|c| self.get(**c) > 0).map(|c| (c.name(), self.get(*c))))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Counter::ALL {
+            assert!(seen.insert(c.name()), "duplicate {}", c.name());
+            assert!(c.name().bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn merge_adds_and_nonzero_filters() {
+        let mut a = Counters::default();
+        let mut b = Counters::default();
+        a.add(Counter::TcpGap, 2);
+        b.add(Counter::TcpGap, 3);
+        b.add(Counter::NonIpFrame, 1);
+        a.merge(&b);
+        assert_eq!(a.get(Counter::TcpGap), 5);
+        let skipped: Vec<_> = a.nonzero(CounterGroup::Skipped).collect();
+        assert_eq!(skipped, vec![(Counter::NonIpFrame, 1)]);
+    }
+}

@@ -1,0 +1,228 @@
+//! The events phonehome reports, modelled on Suricata's EVE JSON.
+//!
+//! Every event has `timestamp` and `event_type`; events tied to a flow also carry `flow_id` and
+//! the flow's endpoints (`src_*` is the side that started the flow). Type-specific data sits
+//! under a key named after the event type (`"flow": {...}`, `"stats": {...}`), as in EVE.
+//! docs/OUTPUT.md documents every field; keep the two in step.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use crate::counters::{CounterGroup, Counters};
+use crate::text::WireText;
+use crate::{IpProto, Timestamp};
+
+/// The endpoints of a flow, shared by every event about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowRef {
+    /// Stable within a run: `(input index << 40) | frame number of the flow's first packet`.
+    pub flow_id: u64,
+    pub src_ip: IpAddr,
+    pub dest_ip: IpAddr,
+    /// Ports; absent for ICMP and other portless protocols.
+    pub src_port: Option<u16>,
+    pub dest_port: Option<u16>,
+    pub proto: IpProto,
+}
+
+/// One reported event.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub timestamp: Timestamp,
+    /// The capture the event came from (EVE's `pcap_filename`).
+    pub input: Option<Arc<str>>,
+    pub flow: Option<FlowRef>,
+    pub body: EventBody,
+}
+
+/// Type-specific part of an [`Event`].
+#[derive(Clone, Debug)]
+pub enum EventBody {
+    /// A flow that ended (`event_type: "flow"`).
+    Flow(Box<FlowRecord>),
+    /// Totals for the whole run, always the last event (`event_type: "stats"`).
+    Stats(Box<StatsRecord>),
+}
+
+impl EventBody {
+    /// The `event_type` string.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            EventBody::Flow(_) => "flow",
+            EventBody::Stats(_) => "stats",
+        }
+    }
+}
+
+/// Why a flow ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Both sides sent FIN, or one sent RST.
+    Closed,
+    /// No packet for the idle timeout.
+    Timeout,
+    /// Pushed out because the flow table was full.
+    Eviction,
+    /// A new connection reused the same ports.
+    PortReuse,
+    /// The capture ended with the flow still open.
+    EndOfCapture,
+}
+
+/// Per-flow totals for the `flow` event.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FlowCounts {
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    /// Bytes of IP datagrams (header included), as Suricata counts them.
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+}
+
+/// The `flow` event's data.
+#[derive(Clone, Debug)]
+pub struct FlowRecord {
+    pub counts: FlowCounts,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub reason: EndReason,
+    /// Application protocol once known ("dns", "tls", "http", "quic"...).
+    pub app_proto: Option<&'static str>,
+    /// TCP: the handshake was seen (false for flows first seen mid-stream).
+    pub tcp_handshake: Option<bool>,
+    /// TCP: holes skipped in the byte streams (capture loss).
+    pub tcp_gaps: u64,
+    /// The Android app that owns the flow, from a PCAPdroid trailer.
+    pub app: Option<WireText>,
+    /// Outermost tunnel the flow was carried in ("gre", "vxlan", "gtp-u", "ipip"...).
+    pub tunnel: Option<&'static str>,
+}
+
+/// One input's share of the run, for the `stats` event.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputStats {
+    pub name: String,
+    /// "pcap", "pcapng", with "+gzip" when compressed; absent when unreadable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Why reading stopped early, with the byte offset; absent when the whole file was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The `stats` event's data.
+#[derive(Clone, Debug, Default)]
+pub struct StatsRecord {
+    /// Packet records read.
+    pub packets: u64,
+    /// Captured bytes of those records.
+    pub bytes: u64,
+    pub flows: u64,
+    pub tcp_flows: u64,
+    pub udp_flows: u64,
+    /// ICMP and ICMPv6 packets (counted, also tracked as flows).
+    pub icmp_packets: u64,
+    pub counters: Counters,
+    pub inputs: Vec<InputStats>,
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("timestamp", &self.timestamp.rfc3339().to_string())?;
+        if let Some(f) = &self.flow {
+            m.serialize_entry("flow_id", &f.flow_id)?;
+        }
+        if let Some(input) = &self.input {
+            m.serialize_entry("pcap_filename", input.as_ref())?;
+        }
+        m.serialize_entry("event_type", self.body.event_type())?;
+        if let Some(f) = &self.flow {
+            m.serialize_entry("src_ip", &f.src_ip)?;
+            if let Some(p) = f.src_port {
+                m.serialize_entry("src_port", &p)?;
+            }
+            m.serialize_entry("dest_ip", &f.dest_ip)?;
+            if let Some(p) = f.dest_port {
+                m.serialize_entry("dest_port", &p)?;
+            }
+            m.serialize_entry("proto", &f.proto.name())?;
+        }
+        match &self.body {
+            EventBody::Flow(r) => {
+                if let Some(a) = r.app_proto {
+                    m.serialize_entry("app_proto", a)?;
+                }
+                if let Some(app) = &r.app {
+                    m.serialize_entry("app", app)?;
+                }
+                m.serialize_entry("flow", &FlowJson(r))?;
+            }
+            EventBody::Stats(r) => m.serialize_entry("stats", &StatsJson(r))?,
+        }
+        m.end()
+    }
+}
+
+struct FlowJson<'a>(&'a FlowRecord);
+
+impl Serialize for FlowJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("pkts_toserver", &r.counts.pkts_toserver)?;
+        m.serialize_entry("pkts_toclient", &r.counts.pkts_toclient)?;
+        m.serialize_entry("bytes_toserver", &r.counts.bytes_toserver)?;
+        m.serialize_entry("bytes_toclient", &r.counts.bytes_toclient)?;
+        m.serialize_entry("start", &r.start.rfc3339().to_string())?;
+        m.serialize_entry("end", &r.end.rfc3339().to_string())?;
+        m.serialize_entry("age", &(r.end.nanos_since(r.start).max(0) / 1_000_000_000))?;
+        m.serialize_entry("reason", &r.reason)?;
+        if let Some(h) = r.tcp_handshake {
+            m.serialize_entry("tcp_handshake", &h)?;
+            m.serialize_entry("tcp_gaps", &r.tcp_gaps)?;
+        }
+        if let Some(t) = r.tunnel {
+            m.serialize_entry("tunnel", t)?;
+        }
+        m.end()
+    }
+}
+
+struct StatsJson<'a>(&'a StatsRecord);
+
+impl Serialize for StatsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("packets", &r.packets)?;
+        m.serialize_entry("bytes", &r.bytes)?;
+        m.serialize_entry("flows", &r.flows)?;
+        m.serialize_entry("tcp_flows", &r.tcp_flows)?;
+        m.serialize_entry("udp_flows", &r.udp_flows)?;
+        m.serialize_entry("icmp_packets", &r.icmp_packets)?;
+        for group in [CounterGroup::Skipped, CounterGroup::Anomaly, CounterGroup::Cap] {
+            m.serialize_entry(group.name(), &GroupJson(&r.counters, group))?;
+        }
+        m.serialize_entry("inputs", &r.inputs)?;
+        m.end()
+    }
+}
+
+struct GroupJson<'a>(&'a Counters, CounterGroup);
+
+impl Serialize for GroupJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (c, n) in self.0.nonzero(self.1) {
+            m.serialize_entry(c.name(), &n)?;
+        }
+        m.end()
+    }
+}

@@ -1,0 +1,2 @@
+//! Report sinks: where events go (NDJSON, text summary).
+#![forbid(unsafe_code)]
