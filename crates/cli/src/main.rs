@@ -1,1 +1,142 @@
-fn main() {}
+//! `phonehome`: what does this device send, to whom, and where? The binary only parses
+//! arguments and wires the engine to a report sink; everything else lives in the crates.
+#![forbid(unsafe_code)]
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use phonehome_engine::{Config, Input};
+use phonehome_model::EventSink;
+use phonehome_report::{NdjsonSink, TextSummary};
+
+/// Exit codes (docs/OUTPUT.md): 0 success, 2 nothing readable or a usage error.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "phonehome", version, about = "What does this device send, to whom, and where? Offline, from a capture.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read captures (pcap, pcapng, gzip-compressed; "-" for stdin) and report their flows.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files; "-" reads standard input.
+    #[arg(required = true, value_name = "CAPTURE")]
+    inputs: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+/// Resource caps (defaults suit a laptop; every cap hit is counted in the stats event).
+#[derive(clap::Args)]
+struct Limits {
+    /// Live flows held at once; beyond it the flow nearest its timeout is evicted.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_flows: usize,
+    /// Out-of-order TCP bytes buffered per flow direction.
+    #[arg(long, default_value_t = 1 << 20)]
+    tcp_buffer_per_flow: usize,
+    /// Out-of-order TCP bytes buffered for all flows together.
+    #[arg(long, default_value_t = 256 << 20)]
+    tcp_buffer_total: usize,
+    /// Bytes held for incomplete fragmented IP datagrams.
+    #[arg(long, default_value_t = 16 << 20)]
+    frag_buffer_total: usize,
+    /// Idle timeout of TCP flows, in seconds of capture time.
+    #[arg(long, default_value_t = 600)]
+    tcp_timeout: u32,
+    /// Idle timeout of UDP flows, in seconds of capture time.
+    #[arg(long, default_value_t = 180)]
+    udp_timeout: u32,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// A short human summary.
+    Text,
+    /// One EVE-style JSON object per line.
+    Ndjson,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Analyze(args) => analyze(args),
+    }
+}
+
+fn config(limits: &Limits) -> Config {
+    let mut c = Config::default();
+    c.flow.max_flows = limits.max_flows;
+    c.flow.reassembly.max_buffer_per_direction = limits.tcp_buffer_per_flow;
+    c.flow.tcp_max_buffer_total = limits.tcp_buffer_total;
+    c.flow.tcp_timeout_ns = i64::from(limits.tcp_timeout) * 1_000_000_000;
+    c.flow.udp_timeout_ns = i64::from(limits.udp_timeout) * 1_000_000_000;
+    c.decoder.frag_max_bytes = limits.frag_buffer_total;
+    c
+}
+
+fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let mut inputs = Vec::new();
+    let mut problems = Vec::new();
+    for name in &args.inputs {
+        match Input::open(name) {
+            Ok(i) => inputs.push(i),
+            Err(e) => problems.push(format!("{name}: {e}")),
+        }
+    }
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("phonehome: {}: {e}", path.display());
+                return ExitCode::from(EXIT_ERROR);
+            }
+        },
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let out = BufWriter::with_capacity(1 << 16, out);
+    let mut sink: Box<dyn EventSink> = match args.format {
+        Format::Text => Box::new(TextSummary::new(out)),
+        Format::Ndjson => Box::new(NdjsonSink::new(out)),
+    };
+    let _ = std::io::stderr().is_terminal();
+    let result = phonehome_engine::run(inputs, &config(&args.limits), &mut *sink);
+    for p in &problems {
+        eprintln!("phonehome: {p}");
+    }
+    match result {
+        Ok(outcome) => {
+            for p in &outcome.problems {
+                eprintln!("phonehome: {p}");
+            }
+            if outcome.readable_inputs == 0 { ExitCode::from(EXIT_ERROR) } else { ExitCode::SUCCESS }
+        }
+        // A reader that went away (`phonehome ... | head`) is not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("phonehome: writing the report: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

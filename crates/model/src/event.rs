@@ -226,3 +226,35 @@ impl Serialize for GroupJson<'_> {
         m.end()
     }
 }
+
+/// Where events go: NDJSON, the text summary, tests. The engine does not know which.
+pub trait EventSink {
+    /// One event, in pipeline order (each flow's events before its `flow` event; `stats` last).
+    fn event(&mut self, event: &Event) -> std::io::Result<()>;
+
+    /// No more events; flush buffers, print summaries.
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<S: EventSink + ?Sized> EventSink for &mut S {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        (**self).event(event)
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        (**self).finish()
+    }
+}
+
+/// A sink that keeps every event, for tests and for reports built at the end.
+#[derive(Default, Debug)]
+pub struct VecSink(pub Vec<Event>);
+
+impl EventSink for VecSink {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.0.push(event.clone());
+        Ok(())
+    }
+}

@@ -11,6 +11,7 @@ pub mod time;
 
 pub use counters::{Counter, CounterGroup, Counters};
 pub use time::Timestamp;
+pub use event::{Event, EventBody, EventSink};
 
 /// A capture link type (the pcap `LINKTYPE_*` number). Kept as a number so an unknown value
 /// is data, not an error.

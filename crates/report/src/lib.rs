@@ -1,2 +1,9 @@
-//! Report sinks: where events go (NDJSON, text summary).
+//! Report sinks: where events go. Each implements [`phonehome_model::EventSink`], so the
+//! engine feeds NDJSON, the text summary and tests through one interface.
 #![forbid(unsafe_code)]
+
+mod ndjson;
+mod text;
+
+pub use ndjson::NdjsonSink;
+pub use text::TextSummary;

@@ -1,0 +1,536 @@
+//! The flow table: one entry per live flow, ended by FIN/RST, idle timeout, eviction, port
+//! reuse or the end of the capture.
+//!
+//! Flows live in a slab (`Vec` of slots) indexed from a hash map keyed by the endpoints in a
+//! canonical order, so both directions find the same flow. Expiry uses a min-heap of
+//! deadlines with lazy re-insertion: a packet never touches the heap, and each flow is
+//! looked at again only when its recorded deadline passes. That keeps the per-packet cost at
+//! one hash lookup whatever the number of flows, and eviction picks the flow nearest its
+//! deadline in O(log n) instead of scanning.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
+use phonehome_decode::{Packet, Transport};
+use phonehome_model::event::{EndReason, FlowCounts, FlowRef};
+use phonehome_model::{Counter, Counters, Direction, IpProto, Timestamp};
+
+use crate::tcp::{Budget, Chunk, ReassemblyConfig, Reassembler};
+
+const SEC: i64 = 1_000_000_000;
+
+/// TCP flag bits.
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+
+/// Timeouts and caps of the flow table. Times are capture time, in nanoseconds.
+#[derive(Clone, Debug)]
+pub struct FlowConfig {
+    /// Idle timeout of an open TCP connection. Default 600 s.
+    pub tcp_timeout_ns: i64,
+    /// How long a TCP flow stays after FIN/RST to absorb trailing ACKs and retransmissions.
+    /// Default 10 s.
+    pub tcp_closed_timeout_ns: i64,
+    /// Idle timeout of UDP flows. Default 180 s.
+    pub udp_timeout_ns: i64,
+    /// Idle timeout of ICMP and other flows. Default 60 s.
+    pub other_timeout_ns: i64,
+    /// Live flows held at once; beyond it the flow nearest its timeout is evicted.
+    /// Default 1,000,000.
+    pub max_flows: usize,
+    /// Out-of-order bytes buffered for all TCP flows together. Default 256 MiB.
+    pub tcp_max_buffer_total: usize,
+    /// Per-direction reassembly limits.
+    pub reassembly: ReassemblyConfig,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            tcp_timeout_ns: 600 * SEC,
+            tcp_closed_timeout_ns: 10 * SEC,
+            udp_timeout_ns: 180 * SEC,
+            other_timeout_ns: 60 * SEC,
+            max_flows: 1_000_000,
+            tcp_max_buffer_total: 256 << 20,
+            reassembly: ReassemblyConfig::default(),
+        }
+    }
+}
+
+/// What a handler is told about a flow.
+#[derive(Clone, Debug)]
+pub struct FlowInfo {
+    /// Identity and endpoints; `src` is the side that started the flow.
+    pub flow_ref: FlowRef,
+    pub start: Timestamp,
+    pub last: Timestamp,
+    pub counts: FlowCounts,
+    /// TCP only: whether the handshake (a SYN from the client) was seen.
+    pub tcp_handshake: Option<bool>,
+    /// TCP only: holes skipped in either byte stream.
+    pub tcp_gaps: u64,
+    /// Android app name from a PCAPdroid trailer (first one seen).
+    pub app: Option<Box<[u8]>>,
+    /// Outermost tunnel of the flow's first packet.
+    pub tunnel: Option<&'static str>,
+}
+
+/// Payload handed to a [`FlowHandler`].
+#[derive(Debug)]
+pub enum Payload<'a> {
+    /// TCP bytes in stream order, or a hole.
+    Stream(Chunk<'a>),
+    /// One UDP datagram (or ICMP/other payload is not delivered).
+    Datagram { bytes: &'a [u8], frame: u64 },
+}
+
+/// The next stage: receives every flow's payload and its end.
+pub trait FlowHandler {
+    /// Per-flow state the handler keeps (protocol parsers, names...). Created on the first
+    /// packet of a flow.
+    type State: Default;
+
+    /// Payload of a flow in `dir`, in order.
+    fn on_payload(&mut self, flow: &FlowInfo, state: &mut Self::State, dir: Direction, payload: Payload<'_>);
+
+    /// The flow ended; its state is handed back for the last time.
+    fn on_end(&mut self, flow: FlowInfo, state: Self::State, reason: EndReason);
+}
+
+/// Endpoints in canonical order (lower address/port first), so both directions hash alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey {
+    a: IpAddr,
+    b: IpAddr,
+    a_port: u16,
+    b_port: u16,
+    proto: u8,
+}
+
+impl FlowKey {
+    /// The key, and whether `src` is the key's `a` side.
+    fn new(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> (FlowKey, bool) {
+        if (src, sport) <= (dst, dport) {
+            (FlowKey { a: src, b: dst, a_port: sport, b_port: dport, proto }, true)
+        } else {
+            (FlowKey { a: dst, b: src, a_port: dport, b_port: sport, proto }, false)
+        }
+    }
+}
+
+/// Per-connection TCP state, boxed so UDP flows do not carry it.
+struct TcpConn {
+    streams: [Reassembler; 2],
+    /// Client's initial sequence number when its SYN was seen.
+    client_isn: Option<u32>,
+    fin: [bool; 2],
+    rst: bool,
+}
+
+impl TcpConn {
+    fn closed(&self) -> bool {
+        self.rst || (self.fin[0] && self.fin[1])
+    }
+}
+
+struct Flow<S> {
+    key: FlowKey,
+    info: FlowInfo,
+    /// Whether the client (`src`) is the key's `a` side.
+    client_is_a: bool,
+    tcp: Option<Box<TcpConn>>,
+    state: S,
+    /// Bumped when the slot is reused, so stale heap entries are recognised.
+    generation: u32,
+}
+
+/// The flow table. Generic over the next stage, so the handler's calls are static.
+pub struct FlowTable<H: FlowHandler> {
+    config: FlowConfig,
+    handler: H,
+    map: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
+    slots: Vec<Option<Flow<H::State>>>,
+    generations: Vec<u32>,
+    free: Vec<u32>,
+    /// (deadline, slot, generation); lazily corrected when popped.
+    deadlines: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    budget: Budget,
+    /// Latest capture time seen: captures are not always in time order.
+    now: Timestamp,
+    /// Prefix for flow ids (the input's index), see [`FlowRef::flow_id`].
+    id_prefix: u64,
+    /// Flows started, by protocol.
+    pub flows_tcp: u64,
+    pub flows_udp: u64,
+    pub flows_other: u64,
+    pub icmp_packets: u64,
+}
+
+impl<H: FlowHandler> FlowTable<H> {
+    /// An empty table feeding `handler`.
+    pub fn new(config: FlowConfig, handler: H) -> FlowTable<H> {
+        let budget = Budget { used: 0, cap: config.tcp_max_buffer_total };
+        FlowTable {
+            config,
+            handler,
+            map: HashMap::default(),
+            slots: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
+            deadlines: BinaryHeap::new(),
+            budget,
+            now: Timestamp(i64::MIN),
+            id_prefix: 0,
+            flows_tcp: 0,
+            flows_udp: 0,
+            flows_other: 0,
+            icmp_packets: 0,
+        }
+    }
+
+    /// The handler, e.g. to collect what it gathered.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The handler, mutably.
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// Flows currently live.
+    pub fn live_flows(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Out-of-order TCP bytes currently buffered.
+    pub fn buffered_bytes(&self) -> usize {
+        self.budget.used
+    }
+
+    /// Sets the input index used as the high bits of flow ids (one table may read several
+    /// inputs in turn; ids stay unique).
+    pub fn set_input_index(&mut self, index: u64) {
+        self.id_prefix = index << 40;
+    }
+
+    /// Feeds one decoded packet. `frame` is its 1-based number in the input (Wireshark's
+    /// frame number), used for flow ids and evidence.
+    pub fn packet(&mut self, ts: Timestamp, frame: u64, pkt: &Packet<'_>, counters: &mut Counters) {
+        if ts > self.now {
+            self.now = ts;
+            self.expire(counters);
+        }
+        let (sport, dport, tcp_flags) = match pkt.transport {
+            Transport::Tcp(t) => (t.src_port, t.dst_port, Some(t.flags)),
+            Transport::Udp { src_port, dst_port, .. } => (src_port, dst_port, None),
+            Transport::Icmp { .. } => {
+                self.icmp_packets += 1;
+                (0, 0, None)
+            }
+            Transport::Other => {
+                counters.add(Counter::OtherIpProtocol, 1);
+                return;
+            }
+        };
+        let (key, src_is_a) = FlowKey::new(pkt.src, sport, pkt.dst, dport, pkt.proto.0);
+
+        let slot = match self.map.get(&key) {
+            Some(&slot) => {
+                if let Some(flags) = tcp_flags
+                    && self.is_port_reuse(slot, src_is_a, flags, pkt)
+                {
+                    counters.add(Counter::TcpPortReuse, 1);
+                    self.end(slot, EndReason::PortReuse, counters);
+                    self.create(key, src_is_a, ts, frame, pkt, counters)
+                } else {
+                    slot
+                }
+            }
+            None => self.create(key, src_is_a, ts, frame, pkt, counters),
+        };
+        self.update(slot, src_is_a, ts, frame, pkt, counters);
+    }
+
+    /// Ends every live flow (end of capture), in order of their ids so output is stable.
+    pub fn flush(&mut self, counters: &mut Counters) {
+        let mut live: Vec<(u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|f| (f.info.flow_ref.flow_id, i as u32)))
+            .collect();
+        live.sort_unstable();
+        for (_, slot) in live {
+            self.end(slot, EndReason::EndOfCapture, counters);
+        }
+        self.deadlines.clear();
+        self.now = Timestamp(i64::MIN);
+    }
+
+    /// A SYN (without ACK) from the client on a flow that is closed, or whose client ISN
+    /// differs, starts a new connection on the same ports: tshark numbers it as a new
+    /// stream too.
+    fn is_port_reuse(&self, slot: u32, src_is_a: bool, flags: u8, pkt: &Packet<'_>) -> bool {
+        if flags & (SYN | ACK) != SYN {
+            return false;
+        }
+        let Some(flow) = self.slots[slot as usize].as_ref() else { return false };
+        let Some(tcp) = flow.tcp.as_ref() else { return false };
+        let seq = match pkt.transport {
+            Transport::Tcp(t) => t.seq,
+            _ => return false,
+        };
+        let from_client = src_is_a == flow.client_is_a;
+        if tcp.closed() {
+            return tcp.client_isn != Some(seq) || !from_client;
+        }
+        match tcp.client_isn {
+            Some(isn) => from_client && isn != seq && flow.info.counts.pkts_toclient > 0,
+            // Flow first seen mid-stream, now a fresh handshake on the same ports.
+            None => flow.info.counts.pkts_toserver + flow.info.counts.pkts_toclient > 1,
+        }
+    }
+
+    fn create(
+        &mut self,
+        key: FlowKey,
+        src_is_a: bool,
+        ts: Timestamp,
+        frame: u64,
+        pkt: &Packet<'_>,
+        counters: &mut Counters,
+    ) -> u32 {
+        if self.map.len() >= self.config.max_flows.max(1) {
+            self.evict_one(counters);
+        }
+        // Which side started the flow: the packet's sender, unless it is evidently the
+        // server (a SYN-ACK, or a reply from a well-known port to an ephemeral one).
+        let sender_is_client = match pkt.transport {
+            Transport::Tcp(t) if t.flags & (SYN | ACK) == SYN | ACK => false,
+            Transport::Tcp(t) if t.flags & SYN != 0 => true,
+            Transport::Tcp(t) => !(t.src_port < 1024 && t.dst_port >= 1024),
+            Transport::Udp { src_port, dst_port, .. } => !(src_port < 1024 && dst_port >= 1024),
+            _ => true,
+        };
+        let client_is_a = sender_is_client == src_is_a;
+        let (client, client_port, server, server_port) = if sender_is_client {
+            (pkt.src, key_port(&key, src_is_a), pkt.dst, key_port(&key, !src_is_a))
+        } else {
+            (pkt.dst, key_port(&key, !src_is_a), pkt.src, key_port(&key, src_is_a))
+        };
+        let has_ports = matches!(pkt.transport, Transport::Tcp(_) | Transport::Udp { .. });
+        let tcp = match pkt.transport {
+            Transport::Tcp(t) => {
+                self.flows_tcp += 1;
+                let handshake = t.flags & SYN != 0;
+                if !handshake {
+                    counters.add(Counter::TcpMidstream, 1);
+                }
+                Some(Box::new(TcpConn {
+                    streams: [Reassembler::new(), Reassembler::new()],
+                    client_isn: None,
+                    fin: [false; 2],
+                    rst: false,
+                }))
+            }
+            Transport::Udp { .. } => {
+                self.flows_udp += 1;
+                None
+            }
+            _ => {
+                self.flows_other += 1;
+                None
+            }
+        };
+        let info = FlowInfo {
+            flow_ref: FlowRef {
+                flow_id: self.id_prefix | (frame & ((1 << 40) - 1)),
+                src_ip: client,
+                dest_ip: server,
+                src_port: has_ports.then_some(client_port),
+                dest_port: has_ports.then_some(server_port),
+                proto: pkt.proto,
+            },
+            start: ts,
+            last: ts,
+            counts: FlowCounts::default(),
+            tcp_handshake: tcp.as_ref().map(|_| false),
+            tcp_gaps: 0,
+            app: pkt.app.map(Box::from),
+            tunnel: pkt.tunnel,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                self.generations.push(0);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let generation = self.generations[slot as usize].wrapping_add(1);
+        self.generations[slot as usize] = generation;
+        let flow = Flow { key, info, client_is_a, tcp, state: H::State::default(), generation };
+        let deadline = ts.0.saturating_add(self.timeout(&flow));
+        self.slots[slot as usize] = Some(flow);
+        self.map.insert(key, slot);
+        self.deadlines.push(Reverse((deadline, slot, generation)));
+        slot
+    }
+
+    fn update(&mut self, slot: u32, src_is_a: bool, ts: Timestamp, frame: u64, pkt: &Packet<'_>, counters: &mut Counters) {
+        let Some(flow) = self.slots[slot as usize].as_mut() else { return };
+        let dir = if src_is_a == flow.client_is_a { Direction::ToServer } else { Direction::ToClient };
+        flow.info.last = flow.info.last.max(ts);
+        let c = &mut flow.info.counts;
+        match dir {
+            Direction::ToServer => {
+                c.pkts_toserver += 1;
+                c.bytes_toserver += u64::from(pkt.ip_len);
+            }
+            Direction::ToClient => {
+                c.pkts_toclient += 1;
+                c.bytes_toclient += u64::from(pkt.ip_len);
+            }
+        }
+        if flow.info.app.is_none()
+            && let Some(app) = pkt.app
+        {
+            flow.info.app = Some(Box::from(app));
+        }
+        let handler = &mut self.handler;
+        match pkt.transport {
+            Transport::Udp { payload, .. } if !payload.is_empty() => {
+                handler.on_payload(&flow.info, &mut flow.state, dir, Payload::Datagram { bytes: payload, frame });
+            }
+            Transport::Tcp(t) => {
+                let Some(tcp) = flow.tcp.as_mut() else { return };
+                let d = dir.index();
+                if t.flags & SYN != 0 {
+                    tcp.streams[d].syn(t.seq);
+                    if dir == Direction::ToServer && t.flags & ACK == 0 {
+                        tcp.client_isn = Some(t.seq);
+                        flow.info.tcp_handshake = Some(true);
+                    }
+                }
+                let info = &flow.info;
+                let state = &mut flow.state;
+                let mut deliver = |chunk: Chunk<'_>| handler.on_payload(info, state, dir, Payload::Stream(chunk));
+                if !t.payload.is_empty() {
+                    let seq = if t.flags & SYN != 0 { t.seq.wrapping_add(1) } else { t.seq };
+                    tcp.streams[d].segment(
+                        seq,
+                        t.payload,
+                        frame,
+                        &self.config.reassembly,
+                        &mut self.budget,
+                        counters,
+                        &mut deliver,
+                    );
+                }
+                if t.flags & FIN != 0 {
+                    tcp.streams[d].fin(t.seq.wrapping_add(t.payload.len() as u32));
+                    tcp.fin[d] = true;
+                }
+                if t.flags & RST != 0 {
+                    tcp.rst = true;
+                }
+                if tcp.closed() {
+                    // Hand on what is buffered now rather than at the deadline, so events
+                    // come out near the packets that caused them.
+                    for s in &mut tcp.streams {
+                        s.flush(&mut self.budget, counters, &mut deliver);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn timeout(&self, flow: &Flow<H::State>) -> i64 {
+        match &flow.tcp {
+            Some(tcp) if tcp.closed() => self.config.tcp_closed_timeout_ns,
+            Some(_) => self.config.tcp_timeout_ns,
+            None if flow.info.flow_ref.proto == IpProto::UDP => self.config.udp_timeout_ns,
+            None => self.config.other_timeout_ns,
+        }
+    }
+
+    /// Ends flows whose deadline passed; re-queues those that saw packets since.
+    fn expire(&mut self, counters: &mut Counters) {
+        while let Some(&Reverse((deadline, slot, generation))) = self.deadlines.peek() {
+            if deadline > self.now.0 {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(flow) = self.slots[slot as usize].as_ref() else { continue };
+            if flow.generation != generation {
+                continue;
+            }
+            let real = flow.info.last.0.saturating_add(self.timeout(flow));
+            if real <= self.now.0 {
+                let closed = flow.tcp.as_ref().is_some_and(|t| t.closed());
+                if !closed {
+                    counters.add(Counter::FlowTimeout, 1);
+                }
+                self.end(slot, if closed { EndReason::Closed } else { EndReason::Timeout }, counters);
+            } else {
+                self.deadlines.push(Reverse((real, slot, generation)));
+            }
+        }
+    }
+
+    /// Makes room for one more flow: ends the flow whose (possibly stale) deadline comes
+    /// first. Stale entries are corrected on the way, so this stays O(log n) amortised.
+    fn evict_one(&mut self, counters: &mut Counters) {
+        while let Some(Reverse((_, slot, generation))) = self.deadlines.pop() {
+            let Some(flow) = self.slots[slot as usize].as_ref() else { continue };
+            if flow.generation != generation {
+                continue;
+            }
+            let real = flow.info.last.0.saturating_add(self.timeout(flow));
+            // A flow active since its entry was queued gets its real deadline and another
+            // chance, unless it is still the earliest.
+            if let Some(&Reverse((next, _, _))) = self.deadlines.peek()
+                && real > next
+            {
+                self.deadlines.push(Reverse((real, slot, generation)));
+                continue;
+            }
+            counters.add(Counter::FlowEvicted, 1);
+            self.end(slot, EndReason::Eviction, counters);
+            return;
+        }
+    }
+
+    fn end(&mut self, slot: u32, reason: EndReason, counters: &mut Counters) {
+        let Some(mut flow) = self.slots[slot as usize].take() else { return };
+        self.map.remove(&flow.key);
+        self.free.push(slot);
+        if let Some(tcp) = flow.tcp.as_mut() {
+            let handler = &mut self.handler;
+            for (d, dir) in [(0, Direction::ToServer), (1, Direction::ToClient)] {
+                let info = &flow.info;
+                let state = &mut flow.state;
+                tcp.streams[d].flush(&mut self.budget, counters, &mut |chunk| {
+                    handler.on_payload(info, state, dir, Payload::Stream(chunk))
+                });
+            }
+            flow.info.tcp_gaps = tcp.streams[0].gaps() + tcp.streams[1].gaps();
+        }
+        let reason = match (reason, flow.tcp.as_ref()) {
+            (EndReason::EndOfCapture | EndReason::Timeout, Some(tcp)) if tcp.closed() => EndReason::Closed,
+            (r, _) => r,
+        };
+        self.handler.on_end(flow.info, flow.state, reason);
+    }
+}
+
+fn key_port(key: &FlowKey, a_side: bool) -> u16 {
+    if a_side { key.a_port } else { key.b_port }
+}

@@ -1,0 +1,106 @@
+//! Recognising a flow's application protocol from its first payload bytes.
+
+/// Transport a payload came over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Carrier {
+    /// The start of a TCP byte stream in one direction.
+    TcpStream,
+    /// One UDP datagram.
+    Udp,
+}
+
+/// The EVE `app_proto` name of the protocol `payload` starts with, if recognised.
+/// `ports` are (source, destination) and only break ties between content-valid guesses.
+pub fn app_proto(carrier: Carrier, payload: &[u8], ports: (u16, u16)) -> Option<&'static str> {
+    match carrier {
+        Carrier::TcpStream => {
+            if is_tls_record(payload) {
+                Some("tls")
+            } else if is_http(payload) {
+                Some("http")
+            } else if payload.starts_with(b"SSH-") {
+                Some("ssh")
+            } else if is_dns_tcp(payload, ports) {
+                Some("dns")
+            } else {
+                None
+            }
+        }
+        Carrier::Udp => {
+            if is_dns_port(ports) && is_dns_header(payload) {
+                Some("dns")
+            } else if is_quic_long_header(payload) {
+                Some("quic")
+            } else if is_http(payload) {
+                // SSDP and other HTTP over UDP.
+                Some("http")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// A TLS record header: handshake/alert/change-cipher/application type, version 3.x.
+fn is_tls_record(p: &[u8]) -> bool {
+    p.len() >= 5 && (20..=23).contains(&p[0]) && p[1] == 3 && p[2] <= 4 && {
+        let len = u16::from_be_bytes([p[3], p[4]]);
+        len > 0 && len <= 16384 + 2048
+    }
+}
+
+const METHODS: &[&[u8]] = &[
+    b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ",
+    b"NOTIFY ", b"M-SEARCH ", b"SUBSCRIBE ", b"HTTP/1.",
+];
+
+fn is_http(p: &[u8]) -> bool {
+    METHODS.iter().any(|m| p.starts_with(m))
+}
+
+fn is_dns_port(ports: (u16, u16)) -> bool {
+    [53, 5353, 5355].iter().any(|&d| ports.0 == d || ports.1 == d)
+}
+
+/// A DNS header with plausible counts: at most a few questions, opcode query/notify/update.
+fn is_dns_header(p: &[u8]) -> bool {
+    if p.len() < 12 {
+        return false;
+    }
+    let opcode = (p[2] >> 3) & 0x0f;
+    let qd = u16::from_be_bytes([p[4], p[5]]);
+    let an = u16::from_be_bytes([p[6], p[7]]);
+    matches!(opcode, 0 | 4 | 5) && qd <= 16 && an <= 512 && (qd > 0 || an > 0)
+}
+
+fn is_dns_tcp(p: &[u8], ports: (u16, u16)) -> bool {
+    (ports.0 == 53 || ports.1 == 53) && p.len() >= 14 && is_dns_header(&p[2..])
+}
+
+/// QUIC long header (RFC 8999 invariants) with a known version: v1, v2, drafts, Google QUIC.
+fn is_quic_long_header(p: &[u8]) -> bool {
+    if p.len() < 7 || p[0] & 0x80 == 0 {
+        return false;
+    }
+    let v = u32::from_be_bytes([p[1], p[2], p[3], p[4]]);
+    matches!(v, 0x0000_0001 | 0x6b33_43cf) || v >> 8 == 0xff_0000 || (v >> 24 == b'Q' as u32 && p[0] & 0x40 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_by_content() {
+        let hello = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01];
+        assert_eq!(app_proto(Carrier::TcpStream, &hello, (50000, 8443)), Some("tls"));
+        assert_eq!(app_proto(Carrier::TcpStream, b"GET / HTTP/1.1\r\n", (5, 7)), Some("http"));
+        assert_eq!(app_proto(Carrier::Udp, b"M-SEARCH * HTTP/1.1\r\n", (5, 1900)), Some("http"));
+        assert_eq!(app_proto(Carrier::TcpStream, b"\x00\x01garbage", (5, 7)), None);
+        let dns = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'f', b'o', b'o', 0];
+        assert_eq!(app_proto(Carrier::Udp, &dns, (40000, 53)), Some("dns"));
+        assert_eq!(app_proto(Carrier::Udp, &dns, (40000, 9999)), None);
+        let quic = [0xc3, 0, 0, 0, 1, 8, 1, 2, 3];
+        assert_eq!(app_proto(Carrier::Udp, &quic, (40000, 443)), Some("quic"));
+    }
+}
