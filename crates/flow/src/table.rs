@@ -410,6 +410,7 @@ impl<H: FlowHandler> FlowTable<H> {
             }
             Transport::Tcp(t) => {
                 let Some(tcp) = flow.tcp.as_mut() else { return };
+                let was_closed = tcp.closed();
                 let d = dir.index();
                 if t.flags & SYN != 0 {
                     tcp.streams[d].syn(t.seq);
@@ -440,12 +441,15 @@ impl<H: FlowHandler> FlowTable<H> {
                 if t.flags & RST != 0 {
                     tcp.rst = true;
                 }
-                if tcp.closed() {
+                if !was_closed && tcp.closed() {
                     // Hand on what is buffered now rather than at the deadline, so events
                     // come out near the packets that caused them.
                     for s in &mut tcp.streams {
                         s.flush(&mut self.budget, counters, &mut deliver);
                     }
+                    // The grace period is shorter than the queued idle deadline.
+                    let deadline = ts.0.saturating_add(self.config.tcp_closed_timeout_ns);
+                    self.deadlines.push(Reverse((deadline, slot, flow.generation)));
                 }
             }
             _ => {}
@@ -533,4 +537,199 @@ impl<H: FlowHandler> FlowTable<H> {
 
 fn key_port(key: &FlowKey, a_side: bool) -> u16 {
     if a_side { key.a_port } else { key.b_port }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phonehome_decode::TcpSegment;
+
+    #[derive(Default)]
+    struct Ended(Vec<(FlowInfo, EndReason, Vec<u8>)>);
+
+    impl FlowHandler for Ended {
+        type State = Vec<u8>;
+
+        fn on_payload(&mut self, _: &FlowInfo, s: &mut Vec<u8>, dir: Direction, p: Payload<'_>) {
+            if let (Direction::ToServer, Payload::Stream(Chunk::Data { bytes, .. }) | Payload::Datagram { bytes, .. }) =
+                (dir, p)
+            {
+                s.extend_from_slice(bytes);
+            }
+        }
+
+        fn on_end(&mut self, flow: FlowInfo, s: Vec<u8>, reason: EndReason) {
+            self.0.push((flow, reason, s));
+        }
+    }
+
+    const C: [u8; 4] = [10, 0, 0, 1];
+    const S: [u8; 4] = [93, 184, 216, 34];
+
+    fn tcp<'a>(from_client: bool, flags: u8, seq: u32, payload: &'a [u8]) -> Packet<'a> {
+        let (src, dst, sp, dp) = if from_client { (C, S, 40000, 443) } else { (S, C, 443, 40000) };
+        Packet {
+            src: IpAddr::from(src),
+            dst: IpAddr::from(dst),
+            proto: IpProto::TCP,
+            ip_len: 40 + payload.len() as u32,
+            transport: Transport::Tcp(TcpSegment {
+                src_port: sp,
+                dst_port: dp,
+                seq,
+                ack: 0,
+                flags,
+                window: 1000,
+                payload,
+            }),
+            tunnel: None,
+            app: None,
+        }
+    }
+
+    fn udp(from: [u8; 4], to: [u8; 4], sp: u16, dp: u16) -> Packet<'static> {
+        Packet {
+            src: IpAddr::from(from),
+            dst: IpAddr::from(to),
+            proto: IpProto::UDP,
+            ip_len: 30,
+            transport: Transport::Udp { src_port: sp, dst_port: dp, payload: b"hi" },
+            tunnel: None,
+            app: None,
+        }
+    }
+
+    fn secs(s: i64) -> Timestamp {
+        Timestamp(s * SEC)
+    }
+
+    fn table() -> FlowTable<Ended> {
+        FlowTable::new(FlowConfig::default(), Ended::default())
+    }
+
+    #[test]
+    fn handshake_data_and_close() {
+        let mut t = table();
+        let mut c = Counters::default();
+        t.packet(secs(1), 1, &tcp(true, SYN, 100, b""), &mut c);
+        t.packet(secs(1), 2, &tcp(false, SYN | ACK, 900, b""), &mut c);
+        t.packet(secs(1), 3, &tcp(true, ACK, 101, b"GET /"), &mut c);
+        t.packet(secs(2), 4, &tcp(true, ACK | FIN, 106, b""), &mut c);
+        t.packet(secs(2), 5, &tcp(false, ACK | FIN, 901, b""), &mut c);
+        assert_eq!(t.live_flows(), 1, "closed flows linger for trailing ACKs");
+        t.packet(secs(30), 6, &udp(C, S, 5000, 53), &mut c);
+        let ended = &t.handler().0;
+        assert_eq!(ended.len(), 1);
+        let (info, reason, data) = &ended[0];
+        assert_eq!(*reason, EndReason::Closed);
+        assert_eq!(data, b"GET /");
+        assert_eq!(info.flow_ref.src_ip, IpAddr::from(C));
+        assert_eq!(info.flow_ref.dest_port, Some(443));
+        assert_eq!(info.flow_ref.flow_id, 1);
+        assert_eq!((info.counts.pkts_toserver, info.counts.pkts_toclient), (3, 2));
+        assert_eq!(info.tcp_handshake, Some(true));
+        assert_eq!(c.get(Counter::TcpMidstream), 0);
+    }
+
+    #[test]
+    fn syn_ack_first_makes_the_receiver_the_client() {
+        let mut t = table();
+        let mut c = Counters::default();
+        t.packet(secs(1), 1, &tcp(false, SYN | ACK, 900, b""), &mut c);
+        t.flush(&mut c);
+        let info = &t.handler().0[0].0;
+        assert_eq!(info.flow_ref.src_ip, IpAddr::from(C));
+        assert_eq!(info.counts.pkts_toclient, 1);
+    }
+
+    #[test]
+    fn midstream_reply_from_well_known_port_is_the_server() {
+        let mut t = table();
+        let mut c = Counters::default();
+        t.packet(secs(1), 1, &tcp(false, ACK, 900, b"HTTP/1.1 200 OK"), &mut c);
+        t.flush(&mut c);
+        let (info, reason, _) = &t.handler().0[0];
+        assert_eq!(info.flow_ref.dest_port, Some(443));
+        assert_eq!(info.tcp_handshake, Some(false));
+        assert_eq!(*reason, EndReason::EndOfCapture);
+        assert_eq!(c.get(Counter::TcpMidstream), 1);
+    }
+
+    #[test]
+    fn port_reuse_starts_a_new_flow() {
+        let mut t = table();
+        let mut c = Counters::default();
+        t.packet(secs(1), 1, &tcp(true, SYN, 100, b""), &mut c);
+        t.packet(secs(1), 2, &tcp(false, SYN | ACK, 900, b""), &mut c);
+        t.packet(secs(1), 3, &tcp(true, RST, 101, b""), &mut c);
+        // Retransmitted SYN of the old connection would carry seq 100; this one is new.
+        t.packet(secs(2), 4, &tcp(true, SYN, 5000, b""), &mut c);
+        t.flush(&mut c);
+        let ended = &t.handler().0;
+        assert_eq!(ended.len(), 2);
+        assert_eq!(ended[0].1, EndReason::PortReuse);
+        assert_eq!(ended[1].0.flow_ref.flow_id, 4);
+        assert_eq!(c.get(Counter::TcpPortReuse), 1);
+    }
+
+    #[test]
+    fn retransmitted_syn_is_not_port_reuse() {
+        let mut t = table();
+        let mut c = Counters::default();
+        t.packet(secs(1), 1, &tcp(true, SYN, 100, b""), &mut c);
+        t.packet(secs(2), 2, &tcp(true, SYN, 100, b""), &mut c);
+        t.flush(&mut c);
+        assert_eq!(t.handler().0.len(), 1);
+    }
+
+    #[test]
+    fn idle_flows_time_out_and_active_ones_do_not() {
+        let mut t = table();
+        let mut c = Counters::default();
+        t.packet(secs(0), 1, &udp(C, S, 5000, 53), &mut c);
+        t.packet(secs(0), 2, &udp(C, S, 5001, 53), &mut c);
+        for s in (10..=170).step_by(10) {
+            t.packet(secs(s), 3, &udp(C, S, 5001, 53), &mut c);
+        }
+        t.packet(secs(200), 4, &udp(C, S, 5002, 53), &mut c);
+        let ended = &t.handler().0;
+        assert_eq!(ended.len(), 1, "only the idle flow ended");
+        assert_eq!(ended[0].1, EndReason::Timeout);
+        assert_eq!(ended[0].0.flow_ref.src_port, Some(5000));
+        assert_eq!(c.get(Counter::FlowTimeout), 1);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_stalest_flow() {
+        let config = FlowConfig { max_flows: 2, ..FlowConfig::default() };
+        let mut t = FlowTable::new(config, Ended::default());
+        let mut c = Counters::default();
+        t.packet(secs(0), 1, &udp(C, S, 1, 53), &mut c);
+        t.packet(secs(1), 2, &udp(C, S, 2, 53), &mut c);
+        t.packet(secs(2), 3, &udp(C, S, 1, 53), &mut c);
+        t.packet(secs(3), 4, &udp(C, S, 3, 53), &mut c);
+        assert_eq!(t.live_flows(), 2);
+        let ended = &t.handler().0;
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].1, EndReason::Eviction);
+        assert_eq!(ended[0].0.flow_ref.src_port, Some(2), "port 1 was seen more recently");
+        assert_eq!(c.get(Counter::FlowEvicted), 1);
+    }
+
+    #[test]
+    fn both_directions_share_a_flow_and_flush_is_ordered() {
+        let mut t = table();
+        let mut c = Counters::default();
+        t.packet(secs(0), 7, &udp(S, C, 53, 5000), &mut c);
+        t.packet(secs(0), 8, &udp(C, S, 5000, 53), &mut c);
+        t.packet(secs(0), 9, &udp(C, S, 6000, 53), &mut c);
+        t.flush(&mut c);
+        let ended = &t.handler().0;
+        assert_eq!(ended.len(), 2);
+        assert_eq!(ended[0].0.flow_ref.flow_id, 7);
+        assert_eq!(ended[0].0.flow_ref.src_port, Some(5000), "reply first, but the client is the ephemeral side");
+        assert_eq!(ended[0].0.counts.pkts_toserver, 1);
+        assert_eq!(ended[0].0.counts.pkts_toclient, 1);
+        assert_eq!(ended[1].0.flow_ref.flow_id, 9);
+    }
 }
