@@ -14,7 +14,11 @@ use phonehome_report::{NdjsonSink, TextSummary};
 const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "phonehome", version, about = "What does this device send, to whom, and where? Offline, from a capture.")]
+#[command(
+    name = "phonehome",
+    version,
+    about = "What does this device send, to whom, and where? Offline, from a capture."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -136,7 +136,8 @@ fn reads_standard_input_and_several_inputs() {
     assert!(out.status.success());
     let ev = events(&out);
     let from_stdin = ev.iter().filter(|e| e["event_type"] == "flow" && e["pcap_filename"] == "-").count();
-    let from_file = ev.iter().filter(|e| e["event_type"] == "flow" && e["pcap_filename"] == "examples/1kxun.pcap").count();
+    let from_file =
+        ev.iter().filter(|e| e["event_type"] == "flow" && e["pcap_filename"] == "examples/1kxun.pcap").count();
     assert!(from_stdin > 100);
     assert_eq!(from_stdin, from_file, "the same capture twice gives the same flows");
     assert_eq!(stats(&ev)["packets"], 2 * 1723);

@@ -10,8 +10,8 @@ pub mod text;
 pub mod time;
 
 pub use counters::{Counter, CounterGroup, Counters};
-pub use time::Timestamp;
 pub use event::{Event, EventBody, EventSink};
+pub use time::Timestamp;
 
 /// A capture link type (the pcap `LINKTYPE_*` number). Kept as a number so an unknown value
 /// is data, not an error.

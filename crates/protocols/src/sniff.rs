@@ -50,8 +50,19 @@ fn is_tls_record(p: &[u8]) -> bool {
 }
 
 const METHODS: &[&[u8]] = &[
-    b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ",
-    b"NOTIFY ", b"M-SEARCH ", b"SUBSCRIBE ", b"HTTP/1.",
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+    b"NOTIFY ",
+    b"M-SEARCH ",
+    b"SUBSCRIBE ",
+    b"HTTP/1.",
 ];
 
 fn is_http(p: &[u8]) -> bool {
