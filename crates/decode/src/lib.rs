@@ -60,6 +60,20 @@ pub struct Packet<'a> {
     pub tunnel: Option<&'static str>,
     /// Android app name from a PCAPdroid trailer whose CRC holds (NUL padding removed).
     pub app: Option<&'a [u8]>,
+    /// The outermost UDP datagram that carried a tunnel (VXLAN, GTP-U, Geneve, GRE-in-UDP),
+    /// so the carrier can be counted as a flow of its own, as tshark's conversations do.
+    pub carrier: Option<UdpCarrier>,
+}
+
+/// The outer UDP endpoints of a tunnelled packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpCarrier {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// Bytes of the outer IP datagram, header included.
+    pub ip_len: u32,
 }
 
 /// Limits and timeouts for [`Decoder`].
@@ -146,6 +160,7 @@ impl Decoder {
         // be reassembled; fragments inside a reassembled datagram are not followed.
         let mut defrag = Some(defrag);
         let mut tunnel: Option<&'static str> = None;
+        let mut carrier: Option<UdpCarrier> = None;
         let mut depth = 0usize;
         // The packet to report if what a tunnel carries turns out unusable.
         let mut outer: Option<Packet<'a>> = None;
@@ -182,7 +197,7 @@ impl Decoder {
                 }
             }
             let packet =
-                |transport| Packet { src: ip.src, dst: ip.dst, proto: IpProto(proto), ip_len, transport, tunnel, app };
+                |transport| Packet { src: ip.src, dst: ip.dst, proto: IpProto(proto), ip_len, transport, tunnel, app, carrier };
             let inner = match proto {
                 6 => match transport::tcp(payload) {
                     Ok(seg) => return Some(packet(Transport::Tcp(seg))),
@@ -207,7 +222,11 @@ impl Decoder {
                     };
                     let udp = packet(Transport::Udp { src_port, dst_port, payload: udp_payload });
                     match inner {
-                        Some(i) => (udp, i),
+                        Some(i) => {
+                            carrier =
+                                carrier.or(Some(UdpCarrier { src: ip.src, dst: ip.dst, src_port, dst_port, ip_len }));
+                            (udp, i)
+                        }
                         None => return Some(udp),
                     }
                 }

@@ -216,12 +216,31 @@ impl<H: FlowHandler> FlowTable<H> {
     /// Sets the input index used as the high bits of flow ids (one table may read several
     /// inputs in turn; ids stay unique).
     pub fn set_input_index(&mut self, index: u64) {
-        self.id_prefix = index << 40;
+        self.id_prefix = (index & INPUT_MASK) << 42;
     }
 
     /// Feeds one decoded packet. `frame` is its 1-based number in the input (Wireshark's
     /// frame number), used for flow ids and evidence.
     pub fn packet(&mut self, ts: Timestamp, frame: u64, pkt: &Packet<'_>, counters: &mut Counters) {
+        if let Some(c) = pkt.carrier {
+            // The tunnel's own UDP conversation is a flow too (tshark counts it), without
+            // payload: what it carries is analysed as the inner flow.
+            let outer = Packet {
+                src: c.src,
+                dst: c.dst,
+                proto: IpProto::UDP,
+                ip_len: c.ip_len,
+                transport: Transport::Udp { src_port: c.src_port, dst_port: c.dst_port, payload: &[] },
+                tunnel: None,
+                app: pkt.app,
+                carrier: None,
+            };
+            self.process(ts, flow_id(self.id_prefix, frame, 1), &outer, counters);
+        }
+        self.process(ts, flow_id(self.id_prefix, frame, 0), pkt, counters);
+    }
+
+    fn process(&mut self, ts: Timestamp, id: u64, pkt: &Packet<'_>, counters: &mut Counters) {
         if ts > self.now {
             self.now = ts;
             self.expire(counters);
@@ -247,14 +266,14 @@ impl<H: FlowHandler> FlowTable<H> {
                 {
                     counters.add(Counter::TcpPortReuse, 1);
                     self.end(slot, EndReason::PortReuse, counters);
-                    self.create(key, src_is_a, ts, frame, pkt, counters)
+                    self.create(key, src_is_a, ts, id, pkt, counters)
                 } else {
                     slot
                 }
             }
-            None => self.create(key, src_is_a, ts, frame, pkt, counters),
+            None => self.create(key, src_is_a, ts, id, pkt, counters),
         };
-        self.update(slot, src_is_a, ts, frame, pkt, counters);
+        self.update(slot, src_is_a, ts, id >> 1 & FRAME_MASK, pkt, counters);
     }
 
     /// Ends every live flow (end of capture), in order of their ids so output is stable.
@@ -302,7 +321,7 @@ impl<H: FlowHandler> FlowTable<H> {
         key: FlowKey,
         src_is_a: bool,
         ts: Timestamp,
-        frame: u64,
+        id: u64,
         pkt: &Packet<'_>,
         counters: &mut Counters,
     ) -> u32 {
@@ -350,7 +369,7 @@ impl<H: FlowHandler> FlowTable<H> {
         };
         let info = FlowInfo {
             flow_ref: FlowRef {
-                flow_id: self.id_prefix | (frame & ((1 << 40) - 1)),
+                flow_id: id,
                 src_ip: client,
                 dest_ip: server,
                 src_port: has_ports.then_some(client_port),
@@ -535,6 +554,19 @@ impl<H: FlowHandler> FlowTable<H> {
     }
 }
 
+/// Frame numbers kept in flow ids (2^41, far beyond any capture).
+const FRAME_MASK: u64 = (1 << 41) - 1;
+/// Inputs distinguished in flow ids; ids stay below 2^53 so JSON tools that read numbers as
+/// doubles (jq, JavaScript) keep them exact.
+const INPUT_MASK: u64 = (1 << 11) - 1;
+
+/// `input << 42 | frame << 1 | layer`: layer 1 is a tunnel's carrier, 0 the packet itself.
+/// Each frame starts at most one flow per layer, so ids are unique and do not depend on the
+/// order flows are processed in.
+fn flow_id(prefix: u64, frame: u64, layer: u64) -> u64 {
+    prefix | (frame & FRAME_MASK) << 1 | layer
+}
+
 fn key_port(key: &FlowKey, a_side: bool) -> u16 {
     if a_side { key.a_port } else { key.b_port }
 }
@@ -584,6 +616,7 @@ mod tests {
             }),
             tunnel: None,
             app: None,
+            carrier: None,
         }
     }
 
@@ -596,6 +629,7 @@ mod tests {
             transport: Transport::Udp { src_port: sp, dst_port: dp, payload: b"hi" },
             tunnel: None,
             app: None,
+            carrier: None,
         }
     }
 
@@ -625,7 +659,7 @@ mod tests {
         assert_eq!(data, b"GET /");
         assert_eq!(info.flow_ref.src_ip, IpAddr::from(C));
         assert_eq!(info.flow_ref.dest_port, Some(443));
-        assert_eq!(info.flow_ref.flow_id, 1);
+        assert_eq!(info.flow_ref.flow_id, flow_id(0, 1, 0));
         assert_eq!((info.counts.pkts_toserver, info.counts.pkts_toclient), (3, 2));
         assert_eq!(info.tcp_handshake, Some(true));
         assert_eq!(c.get(Counter::TcpMidstream), 0);
@@ -668,7 +702,7 @@ mod tests {
         let ended = &t.handler().0;
         assert_eq!(ended.len(), 2);
         assert_eq!(ended[0].1, EndReason::PortReuse);
-        assert_eq!(ended[1].0.flow_ref.flow_id, 4);
+        assert_eq!(ended[1].0.flow_ref.flow_id, flow_id(0, 4, 0));
         assert_eq!(c.get(Counter::TcpPortReuse), 1);
     }
 
@@ -726,10 +760,34 @@ mod tests {
         t.flush(&mut c);
         let ended = &t.handler().0;
         assert_eq!(ended.len(), 2);
-        assert_eq!(ended[0].0.flow_ref.flow_id, 7);
+        assert_eq!(ended[0].0.flow_ref.flow_id, flow_id(0, 7, 0));
         assert_eq!(ended[0].0.flow_ref.src_port, Some(5000), "reply first, but the client is the ephemeral side");
         assert_eq!(ended[0].0.counts.pkts_toserver, 1);
         assert_eq!(ended[0].0.counts.pkts_toclient, 1);
-        assert_eq!(ended[1].0.flow_ref.flow_id, 9);
+        assert_eq!(ended[1].0.flow_ref.flow_id, flow_id(0, 9, 0));
+    }
+
+    #[test]
+    fn a_tunnel_carrier_is_a_flow_of_its_own_without_payload() {
+        let mut t = table();
+        let mut c = Counters::default();
+        let mut inner = tcp(true, SYN, 1, b"");
+        inner.carrier = Some(phonehome_decode::UdpCarrier {
+            src: IpAddr::from([192, 0, 2, 1]),
+            dst: IpAddr::from([192, 0, 2, 2]),
+            src_port: 50000,
+            dst_port: 4789,
+            ip_len: 120,
+        });
+        t.packet(secs(0), 3, &inner, &mut c);
+        t.flush(&mut c);
+        let ended = &t.handler().0;
+        assert_eq!(ended.len(), 2);
+        let ids: Vec<u64> = ended.iter().map(|e| e.0.flow_ref.flow_id).collect();
+        assert_eq!(ids, vec![flow_id(0, 3, 0), flow_id(0, 3, 1)]);
+        let outer = &ended[1];
+        assert_eq!(outer.0.flow_ref.dest_port, Some(4789));
+        assert_eq!(outer.0.counts.bytes_toserver, 120);
+        assert!(outer.2.is_empty(), "the carrier's payload is analysed as the inner flow only");
     }
 }
