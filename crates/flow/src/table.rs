@@ -17,7 +17,7 @@ use phonehome_decode::{Packet, Transport};
 use phonehome_model::event::{EndReason, FlowCounts, FlowRef};
 use phonehome_model::{Counter, Counters, Direction, IpProto, Timestamp};
 
-use crate::tcp::{Budget, Chunk, ReassemblyConfig, Reassembler};
+use crate::tcp::{Budget, Chunk, Reassembler, ReassemblyConfig};
 
 const SEC: i64 = 1_000_000_000;
 
@@ -103,23 +103,38 @@ pub trait FlowHandler {
 }
 
 /// Endpoints in canonical order (lower address/port first), so both directions hash alike.
+/// Addresses are plain integers: hashing and comparing them is the per-packet cost of the
+/// table, and `IpAddr`'s enum costs a branch and a wider hash input on every use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FlowKey {
-    a: IpAddr,
-    b: IpAddr,
-    a_port: u16,
-    b_port: u16,
+    a: u128,
+    b: u128,
+    /// `a_port << 16 | b_port`.
+    ports: u32,
     proto: u8,
+    /// An IPv4 key never equals an IPv6 one, even for v4-mapped addresses.
+    v6: bool,
 }
 
 impl FlowKey {
     /// The key, and whether `src` is the key's `a` side.
     fn new(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> (FlowKey, bool) {
-        if (src, sport) <= (dst, dport) {
-            (FlowKey { a: src, b: dst, a_port: sport, b_port: dport, proto }, true)
+        let (s, d, v6) = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => (u128::from(u32::from(s)), u128::from(u32::from(d)), false),
+            (s, d) => (v6_bits(s), v6_bits(d), true),
+        };
+        if (s, sport) <= (d, dport) {
+            (FlowKey { a: s, b: d, ports: u32::from(sport) << 16 | u32::from(dport), proto, v6 }, true)
         } else {
-            (FlowKey { a: dst, b: src, a_port: dport, b_port: sport, proto }, false)
+            (FlowKey { a: d, b: s, ports: u32::from(dport) << 16 | u32::from(sport), proto, v6 }, false)
         }
+    }
+}
+
+fn v6_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
     }
 }
 
@@ -402,7 +417,15 @@ impl<H: FlowHandler> FlowTable<H> {
         slot
     }
 
-    fn update(&mut self, slot: u32, src_is_a: bool, ts: Timestamp, frame: u64, pkt: &Packet<'_>, counters: &mut Counters) {
+    fn update(
+        &mut self,
+        slot: u32,
+        src_is_a: bool,
+        ts: Timestamp,
+        frame: u64,
+        pkt: &Packet<'_>,
+        counters: &mut Counters,
+    ) {
         let Some(flow) = self.slots[slot as usize].as_mut() else { return };
         let dir = if src_is_a == flow.client_is_a { Direction::ToServer } else { Direction::ToClient };
         flow.info.last = flow.info.last.max(ts);
@@ -568,7 +591,7 @@ fn flow_id(prefix: u64, frame: u64, layer: u64) -> u64 {
 }
 
 fn key_port(key: &FlowKey, a_side: bool) -> u16 {
-    if a_side { key.a_port } else { key.b_port }
+    if a_side { (key.ports >> 16) as u16 } else { key.ports as u16 }
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ pub struct StatsRecord {
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("timestamp", &self.timestamp.rfc3339().to_string())?;
+        m.serialize_entry("timestamp", &self.timestamp.rfc3339())?;
         if let Some(f) = &self.flow {
             m.serialize_entry("flow_id", &f.flow_id)?;
         }
@@ -180,8 +180,8 @@ impl Serialize for FlowJson<'_> {
         m.serialize_entry("pkts_toclient", &r.counts.pkts_toclient)?;
         m.serialize_entry("bytes_toserver", &r.counts.bytes_toserver)?;
         m.serialize_entry("bytes_toclient", &r.counts.bytes_toclient)?;
-        m.serialize_entry("start", &r.start.rfc3339().to_string())?;
-        m.serialize_entry("end", &r.end.rfc3339().to_string())?;
+        m.serialize_entry("start", &r.start.rfc3339())?;
+        m.serialize_entry("end", &r.end.rfc3339())?;
         m.serialize_entry("age", &(r.end.nanos_since(r.start).max(0) / 1_000_000_000))?;
         m.serialize_entry("reason", &r.reason)?;
         if let Some(h) = r.tcp_handshake {

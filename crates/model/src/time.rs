@@ -34,17 +34,48 @@ impl Timestamp {
     }
 }
 
-/// Display adapter for [`Timestamp::rfc3339`]; writes without allocating.
+/// Display and Serialize adapter for [`Timestamp::rfc3339`]. Formats into a stack buffer
+/// without the `fmt` machinery: every event carries timestamps, so this is on the output's
+/// hot path.
 pub struct Rfc3339(Timestamp);
+
+impl Rfc3339 {
+    /// The 27 ASCII bytes `YYYY-MM-DDTHH:MM:SS.ffffffZ`. An i64 of nanoseconds spans the
+    /// years 1677 to 2262, so four year digits always suffice.
+    fn bytes(&self) -> [u8; 27] {
+        let secs = self.0.secs();
+        let micros = self.0.subsec_nanos() / 1000;
+        let sod = secs.rem_euclid(86_400) as u32;
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y.clamp(0, 9999) as u32);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, sod / 3600);
+        put(14, 2, (sod / 60) % 60);
+        put(17, 2, sod % 60);
+        put(20, 6, micros);
+        b
+    }
+}
 
 impl fmt::Display for Rfc3339 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.secs();
-        let micros = self.0.subsec_nanos() / 1000;
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(f, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", sod / 3600, (sod / 60) % 60, sod % 60)
+        let b = self.bytes();
+        f.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl serde::Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = self.bytes();
+        s.serialize_str(std::str::from_utf8(&b).unwrap_or_default())
     }
 }
 
@@ -77,5 +108,9 @@ mod tests {
         assert_eq!(t.rfc3339().to_string(), "2000-02-29T00:00:00.000000Z");
         let t = Timestamp(-1);
         assert_eq!(t.rfc3339().to_string(), "1969-12-31T23:59:59.999999Z");
+        // The ends of the representable range.
+        assert_eq!(Timestamp(i64::MIN).rfc3339().to_string(), "1677-09-21T00:12:43.145224Z");
+        assert_eq!(Timestamp(i64::MAX).rfc3339().to_string(), "2262-04-11T23:47:16.854775Z");
+        assert_eq!(serde_json::to_string(&Timestamp(0).rfc3339()).unwrap(), "\"1970-01-01T00:00:00.000000Z\"");
     }
 }
