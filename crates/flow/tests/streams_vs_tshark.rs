@@ -74,7 +74,13 @@ impl FlowHandler for Collect {
     fn on_end(&mut self, flow: FlowInfo, s: StreamState, _reason: EndReason) {
         let f = &flow.flow_ref;
         if f.proto == phonehome_model::IpProto::TCP {
-            self.streams.push((endpoint(f.src_ip, f.src_port), endpoint(f.dest_ip, f.dest_port), s.len, s.hash, s.gaps));
+            self.streams.push((
+                endpoint(f.src_ip, f.src_port),
+                endpoint(f.dest_ip, f.dest_port),
+                s.len,
+                s.hash,
+                s.gaps,
+            ));
         }
     }
 }
