@@ -42,6 +42,8 @@ impl Default for StreamState {
     }
 }
 
+/// Per-direction lengths and hashes, and the number of gaps.
+type StreamSums = ([u64; 2], [u64; 2], u64);
 type Stream = (String, String, [u64; 2], [u64; 2], u64);
 
 /// Every ended TCP flow: client, server, per-direction length and hash, gaps.
@@ -104,7 +106,8 @@ fn check(capture: &str) {
     }
     table.flush(&mut counters);
 
-    let mut ours: HashMap<(String, String), Vec<([u64; 2], [u64; 2], u64)>> = HashMap::new();
+    // (client, server) -> the flows between them, in the order they ended.
+    let mut ours: HashMap<(String, String), Vec<StreamSums>> = HashMap::new();
     for (c, s, len, hash, gaps) in &table.handler().streams {
         ours.entry((c.clone(), s.clone())).or_default().push((*len, *hash, *gaps));
     }

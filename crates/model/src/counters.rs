@@ -87,9 +87,11 @@ counters! {
     TcpMidstream = (Anomaly, "tcp_midstream"),
     /// A SYN that reused the ports of a closed or stale connection: a new flow was started.
     TcpPortReuse = (Anomaly, "tcp_port_reuse"),
-    /// Out-of-order bytes dropped because a flow reached its reassembly buffer cap.
+    /// TCP segments that would have passed a flow's reassembly buffer cap; the stream skipped
+    /// its oldest hole (counted as a gap) to make room.
     TcpFlowBufferCap = (Cap, "tcp_flow_buffer"),
-    /// Out-of-order bytes dropped because all flows together reached the reassembly cap.
+    /// TCP segments that would have passed the reassembly budget of all flows together; the
+    /// flow skipped its oldest hole (counted as a gap) to make room.
     TcpTotalBufferCap = (Cap, "tcp_total_buffer"),
 
     // --- flows -------------------------------------------------------------------------------
