@@ -196,8 +196,16 @@ impl Decoder {
                     }
                 }
             }
-            let packet =
-                |transport| Packet { src: ip.src, dst: ip.dst, proto: IpProto(proto), ip_len, transport, tunnel, app, carrier };
+            let packet = |transport| Packet {
+                src: ip.src,
+                dst: ip.dst,
+                proto: IpProto(proto),
+                ip_len,
+                transport,
+                tunnel,
+                app,
+                carrier,
+            };
             let inner = match proto {
                 6 => match transport::tcp(payload) {
                     Ok(seg) => return Some(packet(Transport::Tcp(seg))),
