@@ -1,7 +1,6 @@
 //! Reading speed from memory (the copy into the read buffer plus parsing), for pcap and
 //! pcapng with packets of typical sizes: `cargo bench -p phonehome-capture --bench reader`.
 
-#[allow(dead_code)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 
