@@ -486,8 +486,11 @@ impl<H: FlowHandler> FlowTable<H> {
                 if !was_closed && tcp.closed() {
                     // Hand on what is buffered now rather than at the deadline, so events
                     // come out near the packets that caused them.
-                    for s in &mut tcp.streams {
-                        s.flush(&mut self.budget, counters, &mut deliver);
+                    // Each stream in its own direction, not the direction of this packet.
+                    for (s, sdir) in tcp.streams.iter_mut().zip([Direction::ToServer, Direction::ToClient]) {
+                        s.flush(&mut self.budget, counters, &mut |chunk| {
+                            handler.on_payload(info, state, sdir, Payload::Stream(chunk))
+                        });
                     }
                     // The grace period is shorter than the queued idle deadline.
                     let deadline = ts.0.saturating_add(self.config.tcp_closed_timeout_ns);
@@ -812,5 +815,21 @@ mod tests {
         assert_eq!(outer.0.flow_ref.dest_port, Some(4789));
         assert_eq!(outer.0.counts.bytes_toserver, 120);
         assert!(outer.2.is_empty(), "the carrier's payload is analysed as the inner flow only");
+    }
+
+    #[test]
+    fn closing_hands_on_each_streams_data_in_its_own_direction() {
+        // Regression: the flush on close used the closing packet's direction for both streams.
+        let mut t = table();
+        let mut c = Counters::default();
+        t.packet(secs(1), 1, &tcp(true, SYN, 100, b""), &mut c);
+        t.packet(secs(1), 2, &tcp(false, SYN | ACK, 900, b""), &mut c);
+        // Client bytes 101..103 are lost; 104.. is held out of order.
+        t.packet(secs(1), 3, &tcp(true, ACK, 104, b"held"), &mut c);
+        t.packet(secs(2), 4, &tcp(false, RST, 901, b""), &mut c);
+        t.flush(&mut c);
+        let (_, reason, to_server) = &t.handler().0[0];
+        assert_eq!(*reason, EndReason::Closed);
+        assert_eq!(to_server, b"held", "the client's held bytes stay client-to-server");
     }
 }
