@@ -151,3 +151,72 @@ fn text_summary_names_destinations() {
     assert!(text.starts_with("1723 packets"), "{text}");
     assert!(text.contains("Destinations"), "{text}");
 }
+
+/// A classic pcap (little-endian, microseconds, Ethernet) holding `frames`.
+fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for (i, f) in frames.iter().enumerate() {
+        for v in [1_700_000_000 + i as u32, 0, f.len() as u32, f.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// Ethernet + IPv4 + UDP 40000 -> 8.8.8.8:53, then PCAPdroid's 32-byte trailer for `app`.
+fn pcapdroid_frame(app: &str) -> Vec<u8> {
+    let payload = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03foo\x00\x00\x01\x00\x01";
+    let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
+    let total = (20 + 8 + payload.len()) as u16;
+    f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&[10, 215, 173, 1, 8, 8, 8, 8]);
+    let udp_len = (8 + payload.len()) as u16;
+    f.extend_from_slice(&[0x9c, 0x40, 0, 53, (udp_len >> 8) as u8, udp_len as u8, 0, 0]);
+    f.extend_from_slice(payload);
+    f.extend_from_slice(&0x0107_2021u32.to_be_bytes());
+    f.extend_from_slice(&10_123u32.to_be_bytes());
+    let mut name = [0u8; 20];
+    name[..app.len()].copy_from_slice(app.as_bytes());
+    f.extend_from_slice(&name);
+    let crc = crc32(&f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+/// Bitwise CRC-32 (IEEE), independent of the implementation under test.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+#[test]
+fn pcapdroid_app_name_reaches_the_flow_event() {
+    let dir = std::env::temp_dir().join(format!("phonehome-droid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("droid.pcap");
+    let mut bad = pcapdroid_frame("com.evil.app");
+    let n = bad.len();
+    bad[n - 1] ^= 0xff; // a trailer whose CRC fails is not believed
+    std::fs::write(&path, pcap(&[pcapdroid_frame("com.example.tracker"), bad])).unwrap();
+    let out = phonehome(&["analyze", "--format", "ndjson", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let ev = events(&out);
+    let flows: Vec<&Value> = ev.iter().filter(|e| e["event_type"] == "flow").collect();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0]["app"], "com.example.tracker");
+    assert_eq!(flows[0]["app_proto"], "dns");
+    assert_eq!(flows[0]["dest_ip"], "8.8.8.8");
+    assert_eq!(flows[0]["flow"]["pkts_toserver"], 2);
+    assert_eq!(stats(&ev)["anomalies"]["pcapdroid_bad_trailer"], 1);
+    std::fs::remove_dir_all(dir).ok();
+}
