@@ -220,3 +220,15 @@ fn pcapdroid_app_name_reaches_the_flow_event() {
     assert_eq!(stats(&ev)["anomalies"]["pcapdroid_bad_trailer"], 1);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn pcapng_secrets_and_names_are_counted_and_keys_never_printed() {
+    let out = phonehome(&["analyze", "--format", "ndjson", "fixtures/captures/ndpi__quic-33.pcapng"]);
+    assert!(out.status.success());
+    let ev = events(&out);
+    assert_eq!(stats(&ev)["inputs"][0]["decryption_secrets"], 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("SECRET"), "key log contents must stay out of reports");
+    let out = phonehome(&["analyze", "--format", "ndjson", "fixtures/captures/ndpi__kerberos_fuzz.pcapng"]);
+    assert_eq!(stats(&events(&out))["inputs"][0]["name_resolution_entries"], 1);
+}

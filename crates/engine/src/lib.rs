@@ -68,7 +68,15 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
         let name: Arc<str> = Arc::from(input.name.as_str());
         table.set_input_index(index as u64);
         table.handler_mut().set_input(name.clone());
-        let mut stats = InputStats { name: input.name.clone(), format: None, packets: 0, bytes: 0, error: None };
+        let mut stats = InputStats {
+            name: input.name.clone(),
+            format: None,
+            packets: 0,
+            bytes: 0,
+            decryption_secrets: 0,
+            name_resolution_entries: 0,
+            error: None,
+        };
 
         match CaptureReader::with_config(input.reader, config.reader.clone()) {
             Err(e) => {
@@ -95,8 +103,12 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
                                 table.packet(p.ts, frame, &pkt, &mut counters);
                             }
                         }
-                        // Kept for the TLS decryption and naming stages (issues 3 and 9).
-                        Ok(Some(Record::DecryptionSecrets { .. } | Record::NameResolution(_))) => {}
+                        // Counted now; the naming and TLS decryption stages (issues 3 and 9)
+                        // will take their contents from here.
+                        Ok(Some(Record::DecryptionSecrets { .. })) => stats.decryption_secrets += 1,
+                        Ok(Some(Record::NameResolution(entries))) => {
+                            stats.name_resolution_entries += entries.len() as u64
+                        }
                         Ok(None) => break,
                         Err(e) => {
                             counters.add(

@@ -111,6 +111,12 @@ pub struct InputStats {
     pub format: Option<String>,
     pub packets: u64,
     pub bytes: u64,
+    /// pcapng Decryption Secrets Blocks found (TLS key logs; their contents are never printed).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub decryption_secrets: u64,
+    /// Address-to-name entries of pcapng Name Resolution Blocks.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub name_resolution_entries: u64,
     /// Why reading stopped early, with the byte offset; absent when the whole file was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -130,6 +136,10 @@ pub struct StatsRecord {
     pub icmp_packets: u64,
     pub counters: Counters,
     pub inputs: Vec<InputStats>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Serialize for Event {
