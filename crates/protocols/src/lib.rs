@@ -5,4 +5,5 @@
 //! port alone, because devices phone home on any port.
 #![forbid(unsafe_code)]
 
+pub mod dns;
 pub mod sniff;
