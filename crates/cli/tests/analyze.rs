@@ -67,8 +67,12 @@ fn every_event_carries_the_eve_fields() {
             assert!(f["start"].as_str().unwrap() <= f["end"].as_str().unwrap());
         }
     }
-    // flow ids are unique
-    let mut ids: Vec<u64> = ev.iter().filter_map(|e| e["flow_id"].as_u64()).collect();
+    // flow ids are unique among flow events, and every other event's flow_id names one of them
+    let mut ids: Vec<u64> =
+        ev.iter().filter(|e| e["event_type"] == "flow").filter_map(|e| e["flow_id"].as_u64()).collect();
+    for id in ev.iter().filter(|e| e["event_type"] != "flow").filter_map(|e| e["flow_id"].as_u64()) {
+        assert!(ids.contains(&id), "event for flow {id}, which has no flow event");
+    }
     let n = ids.len();
     ids.sort_unstable();
     ids.dedup();
@@ -231,4 +235,40 @@ fn pcapng_secrets_and_names_are_counted_and_keys_never_printed() {
     assert!(!text.contains("SECRET"), "key log contents must stay out of reports");
     let out = phonehome(&["analyze", "--format", "ndjson", "fixtures/captures/ndpi__kerberos_fuzz.pcapng"]);
     assert_eq!(stats(&events(&out))["inputs"][0]["name_resolution_entries"], 1);
+}
+
+/// tshark 4.0's rows of one kind for the example capture (fixtures/truth, from
+/// ../shared/corpus/truth): the set of values.
+fn truth(kind: &str) -> std::collections::BTreeSet<String> {
+    let t = std::fs::read_to_string(root().join("fixtures/truth/1kxun.pcap.tsv")).unwrap();
+    t.lines()
+        .filter(|l| l.split('\t').next() == Some(kind))
+        .flat_map(|l| l.split('\t').nth(7).unwrap_or("").split(',').map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn dns_and_tls_names_match_tshark_on_the_example() {
+    let out = phonehome(&["analyze", "--format", "ndjson", "examples/1kxun.pcap"]);
+    let ev = events(&out);
+    let dns: std::collections::BTreeSet<String> = ev
+        .iter()
+        .filter(|e| e["event_type"] == "dns" && (e["dest_port"] == 53 || e["src_port"] == 53))
+        .flat_map(|e| e["dns"]["queries"].as_array().unwrap().iter().map(|q| q["rrname"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(dns, truth("dns"));
+    let sni: std::collections::BTreeSet<String> =
+        ev.iter().filter(|e| e["event_type"] == "tls").map(|e| e["tls"]["sni"].as_str().unwrap().to_string()).collect();
+    assert_eq!(sni, truth("tls_sni"));
+    // A DNS answer names the flows to its addresses afterwards.
+    let named = ev.iter().find(|e| e["event_type"] == "flow" && e["dest_ip"] == "106.185.35.110").unwrap();
+    assert_eq!(named["dest_hostname"], "jp.kankan.1kxun.mobi");
+    assert_eq!(named["hostname_source"], "dns");
+    // Every tls event precedes its flow's flow event.
+    for (i, e) in ev.iter().enumerate().filter(|(_, e)| e["event_type"] == "tls") {
+        let flow_at = ev.iter().position(|f| f["event_type"] == "flow" && f["flow_id"] == e["flow_id"]).unwrap();
+        assert!(i < flow_at);
+        assert_eq!(ev[flow_at]["hostname_source"], "sni");
+        assert!(e["tls"]["ja4"].as_str().unwrap().starts_with("t1"));
+    }
 }

@@ -9,12 +9,18 @@ use phonehome_model::text::WireText;
 use phonehome_model::{Direction, EventSink};
 use phonehome_protocols::sniff::{self, Carrier};
 
+use crate::messages::{self, DnsNames, Parser};
+
 /// What the engine keeps per flow.
 #[derive(Default)]
 pub(crate) struct FlowState {
     app_proto: Option<&'static str>,
     /// Whether each direction's first payload was looked at already.
     sniffed: [bool; 2],
+    /// Protocol parser of a recognised TCP stream.
+    parser: Option<Parser>,
+    /// Server name found in the flow itself (TLS SNI), with its source.
+    hostname: Option<(WireText, &'static str)>,
 }
 
 /// Turns flows into events. Holds the first sink error, since the flow table's callbacks
@@ -23,11 +29,15 @@ pub(crate) struct Handler<'s> {
     sink: &'s mut dyn EventSink,
     input: Option<Arc<str>>,
     error: Option<std::io::Error>,
+    /// Names from DNS answers seen so far, for flows that carry no name of their own.
+    names: DnsNames,
+    /// Events completed by the current payload, reused to avoid an allocation per packet.
+    scratch: Vec<EventBody>,
 }
 
 impl<'s> Handler<'s> {
     pub(crate) fn new(sink: &'s mut dyn EventSink) -> Handler<'s> {
-        Handler { sink, input: None, error: None }
+        Handler { sink, input: None, error: None, names: DnsNames::default(), scratch: Vec::new() }
     }
 
     pub(crate) fn set_input(&mut self, name: Arc<str>) {
@@ -40,6 +50,20 @@ impl<'s> Handler<'s> {
 
     pub(crate) fn sink(&mut self) -> &mut dyn EventSink {
         &mut *self.sink
+    }
+
+    /// Sends the events in `scratch` as events of `flow`, learning names from DNS answers.
+    fn flush_scratch(&mut self, flow: &FlowInfo) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for body in scratch.drain(..) {
+            if let EventBody::Dns(r) = &body {
+                self.names.learn(r);
+            }
+            let event =
+                Event { timestamp: flow.last, input: self.input.clone(), flow: Some(flow.flow_ref.clone()), body };
+            self.emit(event);
+        }
+        self.scratch = scratch;
     }
 
     fn emit(&mut self, event: Event) {
@@ -56,26 +80,50 @@ impl FlowHandler for Handler<'_> {
 
     fn on_payload(&mut self, flow: &FlowInfo, state: &mut FlowState, dir: Direction, payload: Payload<'_>) {
         let d = dir.index();
-        if state.sniffed[d] || state.app_proto.is_some() {
-            return;
-        }
-        let (carrier, bytes) = match payload {
-            Payload::Stream(Chunk::Data { bytes, .. }) => (Carrier::TcpStream, bytes),
-            // After a hole the stream's start is lost; recognition would be a guess.
-            Payload::Stream(Chunk::Gap { .. }) => {
-                state.sniffed[d] = true;
-                return;
+        if !state.sniffed[d] && state.app_proto.is_none() {
+            state.sniffed[d] = true;
+            let (carrier, bytes) = match payload {
+                Payload::Stream(Chunk::Data { bytes, .. }) => (Carrier::TcpStream, bytes),
+                // After a hole the stream's start is lost; recognition would be a guess.
+                Payload::Stream(Chunk::Gap { .. }) => return,
+                Payload::Datagram { bytes, .. } => (Carrier::Udp, bytes),
+            };
+            let f = &flow.flow_ref;
+            let ports = (f.src_port.unwrap_or(0), f.dest_port.unwrap_or(0));
+            let ports = if dir == Direction::ToServer { ports } else { (ports.1, ports.0) };
+            state.app_proto = sniff::app_proto(carrier, bytes, ports);
+            if carrier == Carrier::TcpStream {
+                state.parser = state.app_proto.and_then(Parser::for_stream);
             }
-            Payload::Datagram { bytes, .. } => (Carrier::Udp, bytes),
+        }
+        let name = match payload {
+            Payload::Datagram { bytes, .. } if state.app_proto == Some("dns") => {
+                self.scratch.extend(messages::dns_event(bytes));
+                None
+            }
+            Payload::Datagram { .. } => None,
+            Payload::Stream(chunk) => {
+                let bytes = match chunk {
+                    Chunk::Data { bytes, .. } => Some(bytes),
+                    Chunk::Gap { .. } => None,
+                };
+                state.parser.as_mut().and_then(|p| p.stream(dir, bytes, &mut self.scratch))
+            }
         };
-        state.sniffed[d] = true;
-        let f = &flow.flow_ref;
-        let ports = (f.src_port.unwrap_or(0), f.dest_port.unwrap_or(0));
-        let ports = if dir == Direction::ToServer { ports } else { (ports.1, ports.0) };
-        state.app_proto = sniff::app_proto(carrier, bytes, ports);
+        if let Some(name) = name {
+            state.hostname.get_or_insert((name, "sni"));
+        }
+        self.flush_scratch(flow);
     }
 
-    fn on_end(&mut self, flow: FlowInfo, state: FlowState, reason: EndReason) {
+    fn on_end(&mut self, flow: FlowInfo, mut state: FlowState, reason: EndReason) {
+        if let Some(p) = state.parser.take() {
+            p.finish(&mut self.scratch);
+            self.flush_scratch(&flow);
+        }
+        let dest_hostname = state
+            .hostname
+            .or_else(|| self.names.name_of(&flow.flow_ref.dest_ip).map(|n| (WireText(n.as_bytes().to_vec()), "dns")));
         let record = FlowRecord {
             counts: flow.counts,
             start: flow.start,
@@ -86,6 +134,7 @@ impl FlowHandler for Handler<'_> {
             tcp_gaps: flow.tcp_gaps,
             app: flow.app.map(|a| WireText(a.into_vec())),
             tunnel: flow.tunnel,
+            dest_hostname,
         };
         let event = Event {
             timestamp: flow.last,

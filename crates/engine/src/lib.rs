@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod handler;
+mod messages;
 
 use std::io::Read;
 use std::sync::Arc;

@@ -45,6 +45,11 @@ pub enum EventBody {
     Flow(Box<FlowRecord>),
     /// Totals for the whole run, always the last event (`event_type: "stats"`).
     Stats(Box<StatsRecord>),
+    /// One DNS, mDNS or LLMNR message (`event_type: "dns"`).
+    Dns(Box<DnsRecord>),
+    /// A TLS handshake: the ClientHello, and the ServerHello's choices when seen
+    /// (`event_type: "tls"`).
+    Tls(Box<TlsRecord>),
 }
 
 impl EventBody {
@@ -53,6 +58,8 @@ impl EventBody {
         match self {
             EventBody::Flow(_) => "flow",
             EventBody::Stats(_) => "stats",
+            EventBody::Dns(_) => "dns",
+            EventBody::Tls(_) => "tls",
         }
     }
 }
@@ -100,6 +107,71 @@ pub struct FlowRecord {
     pub app: Option<WireText>,
     /// Outermost tunnel the flow was carried in ("gre", "vxlan", "gtp-u", "ipip"...).
     pub tunnel: Option<&'static str>,
+    /// Best name for the server and where it came from ("sni", "http", "dns").
+    pub dest_hostname: Option<(WireText, &'static str)>,
+}
+
+/// The `dns` event's data.
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsRecord {
+    /// "query" or "response".
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: u16,
+    /// Response code name ("NOERROR", "NXDOMAIN"...), responses only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rcode: Option<String>,
+    pub queries: Vec<DnsQuery>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<DnsAnswer>,
+    /// Oddities of the message (pointer loops, lying counts...), by stable name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<&'static str>,
+}
+
+/// A DNS question.
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsQuery {
+    /// Zone-file text: `\.` and `\DDD` escape dots inside labels and bytes outside printable ASCII.
+    pub rrname: String,
+    pub rrtype: String,
+}
+
+/// A DNS answer record.
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsAnswer {
+    pub rrname: String,
+    pub rrtype: String,
+    pub ttl: u32,
+    /// The record's data as text (address, name, "priority weight port target"...); absent for
+    /// types not decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdata: Option<WireText>,
+}
+
+/// The `tls` event's data.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TlsRecord {
+    /// Server Name Indication of the ClientHello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<WireText>,
+    /// ALPN protocols offered, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alpn: Vec<WireText>,
+    /// Version the server chose ("TLS 1.3"...), when its ServerHello was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Cipher suite the server chose, as hex ("0x1301").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    /// Highest version the client offered.
+    pub client_version: String,
+    /// JA3 hash (MD5 of the JA3 string).
+    pub ja3: String,
+    /// JA4 (TLS client) fingerprint.
+    pub ja4: String,
+    /// The ClientHello carries Encrypted Client Hello: the real server name is hidden.
+    pub ech: bool,
 }
 
 /// One input's share of the run, for the `stats` event.
@@ -172,9 +244,20 @@ impl Serialize for Event {
                 if let Some(app) = &r.app {
                     m.serialize_entry("app", app)?;
                 }
+                if let Some((name, source)) = &r.dest_hostname {
+                    m.serialize_entry("dest_hostname", name)?;
+                    m.serialize_entry("hostname_source", source)?;
+                }
                 m.serialize_entry("flow", &FlowJson(r))?;
             }
             EventBody::Stats(r) => m.serialize_entry("stats", &StatsJson(r))?,
+            EventBody::Dns(r) => m.serialize_entry("dns", r)?,
+            EventBody::Tls(r) => {
+                if let Some(sni) = &r.sni {
+                    m.serialize_entry("dest_hostname", sni)?;
+                }
+                m.serialize_entry("tls", r)?
+            }
         }
         m.end()
     }

@@ -20,6 +20,7 @@ struct Dest {
     bytes_out: u64,
     bytes_in: u64,
     app_proto: Option<&'static str>,
+    hostname: Option<String>,
 }
 
 /// Collects flows and prints a short summary when the run finishes.
@@ -58,14 +59,19 @@ impl<W: Write> TextSummary<W> {
         if !dests.is_empty() {
             let _ = writeln!(s, "\nDestinations (by bytes; of {}):", dests.len());
             for ((ip, port, proto), d) in dests.iter().take(SHOWN) {
-                let endpoint = match (ip, port) {
+                let mut endpoint = match (ip, port) {
                     (IpAddr::V6(_), Some(p)) => format!("[{ip}]:{p}"),
                     (_, Some(p)) => format!("{ip}:{p}"),
                     (_, None) => ip.to_string(),
                 };
+                if let Some(h) = &d.hostname {
+                    // Names come from traffic: keep them on one line and printable.
+                    let h: String = h.chars().map(|c| if c.is_control() { '?' } else { c }).take(40).collect();
+                    endpoint = format!("{h} ({endpoint})");
+                }
                 let _ = writeln!(
                     s,
-                    "  {endpoint:<45} {:<5} {:<5} {:>5} flow{} {:>10} out {:>10} in",
+                    "  {endpoint:<60} {:<5} {:<5} {:>5} flow{} {:>10} out {:>10} in",
                     proto.name(),
                     d.app_proto.unwrap_or("-"),
                     d.flows,
@@ -111,8 +117,14 @@ impl<W: Write> EventSink for TextSummary<W> {
                 d.bytes_out += r.counts.bytes_toserver;
                 d.bytes_in += r.counts.bytes_toclient;
                 d.app_proto = d.app_proto.or(r.app_proto);
+                if d.hostname.is_none()
+                    && let Some((name, _)) = &r.dest_hostname
+                {
+                    d.hostname = Some(name.lossy().into_owned());
+                }
             }
             EventBody::Stats(s) => self.stats = Some((**s).clone()),
+            EventBody::Dns(_) | EventBody::Tls(_) => {}
         }
         Ok(())
     }
