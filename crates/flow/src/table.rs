@@ -95,6 +95,11 @@ pub trait FlowHandler {
     /// packet of a flow.
     type State: Default;
 
+    /// A flow starts (its first packet is about to be counted).
+    fn on_start(&mut self, flow: &FlowInfo, state: &mut Self::State) {
+        let _ = (flow, state);
+    }
+
     /// Payload of a flow in `dir`, in order.
     fn on_payload(&mut self, flow: &FlowInfo, state: &mut Self::State, dir: Direction, payload: Payload<'_>);
 
@@ -409,7 +414,8 @@ impl<H: FlowHandler> FlowTable<H> {
         };
         let generation = self.generations[slot as usize].wrapping_add(1);
         self.generations[slot as usize] = generation;
-        let flow = Flow { key, info, client_is_a, tcp, state: H::State::default(), generation };
+        let mut flow = Flow { key, info, client_is_a, tcp, state: H::State::default(), generation };
+        self.handler.on_start(&flow.info, &mut flow.state);
         let deadline = ts.0.saturating_add(self.timeout(&flow));
         self.slots[slot as usize] = Some(flow);
         self.map.insert(key, slot);
