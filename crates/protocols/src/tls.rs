@@ -574,22 +574,30 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, Error> {
     Ok(sh)
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Lower-case hex, without `fmt`: fingerprints are computed for every handshake.
 fn hex(bytes: &[u8]) -> String {
-    use fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
+    push_hex(&mut s, bytes);
     s
 }
 
+fn push_hex(s: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
+    }
+}
+
 fn dash_joined<T: fmt::Display>(values: impl Iterator<Item = T>) -> String {
+    use fmt::Write;
     let mut s = String::new();
     for (i, v) in values.enumerate() {
         if i > 0 {
             s.push('-');
         }
-        s.push_str(&v.to_string());
+        let _ = write!(s, "{v}");
     }
     s
 }
@@ -668,7 +676,7 @@ fn comma_hex(values: &[u16]) -> String {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(&format!("{v:04x}"));
+        push_hex(&mut s, &v.to_be_bytes());
     }
     s
 }
