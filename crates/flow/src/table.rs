@@ -32,8 +32,9 @@ const ACK: u8 = 0x10;
 pub struct FlowConfig {
     /// Idle timeout of an open TCP connection. Default 600 s.
     pub tcp_timeout_ns: i64,
-    /// How long a TCP flow stays after FIN/RST to absorb trailing ACKs and retransmissions.
-    /// Default 10 s.
+    /// How long a TCP flow stays after FIN/RST to absorb trailing ACKs, retransmissions and
+    /// late resends on the same ports (a new SYN still starts a new flow at once). Default
+    /// 120 s: shorter splits connections that tshark and users see as one.
     pub tcp_closed_timeout_ns: i64,
     /// Idle timeout of UDP flows. Default 180 s.
     pub udp_timeout_ns: i64,
@@ -52,7 +53,7 @@ impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
             tcp_timeout_ns: 600 * SEC,
-            tcp_closed_timeout_ns: 10 * SEC,
+            tcp_closed_timeout_ns: 120 * SEC,
             udp_timeout_ns: 180 * SEC,
             other_timeout_ns: 60 * SEC,
             max_flows: 1_000_000,
@@ -683,7 +684,10 @@ mod tests {
         t.packet(secs(2), 4, &tcp(true, ACK | FIN, 106, b""), &mut c);
         t.packet(secs(2), 5, &tcp(false, ACK | FIN, 901, b""), &mut c);
         assert_eq!(t.live_flows(), 1, "closed flows linger for trailing ACKs");
-        t.packet(secs(30), 6, &udp(C, S, 5000, 53), &mut c);
+        let grace = FlowConfig::default().tcp_closed_timeout_ns / SEC;
+        t.packet(secs(2 + grace - 1), 6, &udp(C, S, 5000, 53), &mut c);
+        assert!(t.handler().0.is_empty(), "still within the grace period");
+        t.packet(secs(2 + grace), 7, &udp(C, S, 5000, 53), &mut c);
         let ended = &t.handler().0;
         assert_eq!(ended.len(), 1);
         let (info, reason, data) = &ended[0];
