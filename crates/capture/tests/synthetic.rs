@@ -443,14 +443,7 @@ fn read_trickle(bytes: &[u8]) -> Vec<Pkt> {
     let mut out = Vec::new();
     while let Ok(Some(rec)) = r.next_record() {
         if let phonehome_capture::Record::Packet(p) = rec {
-            out.push(Pkt {
-                ts: p.ts.0,
-                link: p.link_type.0,
-                data: p.data.to_vec(),
-                orig_len: p.orig_len,
-                iface: p.interface,
-                offset: p.offset,
-            });
+            out.push(Pkt::from(&p));
         }
     }
     out

@@ -2,7 +2,7 @@
 //! arguments and wires the engine to a report sink; everything else lives in the crates.
 #![forbid(unsafe_code)]
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -124,7 +124,6 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         Format::Text => Box::new(TextSummary::new(out)),
         Format::Ndjson => Box::new(NdjsonSink::new(out)),
     };
-    let _ = std::io::stderr().is_terminal();
     let result = phonehome_engine::run(inputs, &config(&args.limits), &mut *sink);
     for p in &problems {
         eprintln!("phonehome: {p}");

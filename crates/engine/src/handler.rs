@@ -52,13 +52,10 @@ impl<'s> Handler<'s> {
         &mut *self.sink
     }
 
-    /// Sends the events in `scratch` as events of `flow`, learning names from DNS answers.
+    /// Sends the events in `scratch` as events of `flow`.
     fn flush_scratch(&mut self, flow: &FlowInfo) {
         let mut scratch = std::mem::take(&mut self.scratch);
         for body in scratch.drain(..) {
-            if let EventBody::Dns(r) = &body {
-                self.names.learn(r);
-            }
             let event =
                 Event { timestamp: flow.last, input: self.input.clone(), flow: Some(flow.flow_ref.clone()), body };
             self.emit(event);
@@ -98,7 +95,7 @@ impl FlowHandler for Handler<'_> {
         }
         let name = match payload {
             Payload::Datagram { bytes, .. } if state.app_proto == Some("dns") => {
-                self.scratch.extend(messages::dns_event(bytes));
+                self.scratch.extend(messages::dns_event(bytes, &mut self.names));
                 None
             }
             Payload::Datagram { .. } => None,
@@ -107,7 +104,7 @@ impl FlowHandler for Handler<'_> {
                     Chunk::Data { bytes, .. } => Some(bytes),
                     Chunk::Gap { .. } => None,
                 };
-                state.parser.as_mut().and_then(|p| p.stream(dir, bytes, &mut self.scratch))
+                state.parser.as_mut().and_then(|p| p.stream(dir, bytes, &mut self.names, &mut self.scratch))
             }
         };
         if let Some(name) = name {

@@ -50,6 +50,7 @@ impl Parser {
         &mut self,
         dir: Direction,
         bytes: Option<&[u8]>,
+        names: &mut DnsNames,
         out: &mut Vec<EventBody>,
     ) -> Option<WireText> {
         let d = dir.index();
@@ -58,7 +59,7 @@ impl Parser {
                 match bytes {
                     Some(b) => {
                         framers[d].push(b, |msg| {
-                            if let Some(e) = dns_event(msg) {
+                            if let Some(e) = dns_event(msg, names) {
                                 out.push(e);
                             }
                         });
@@ -111,9 +112,11 @@ impl Parser {
     }
 }
 
-/// A DNS message as an event, and nothing for bytes that are not one.
-pub(crate) fn dns_event(msg: &[u8]) -> Option<EventBody> {
+/// A DNS message as an event, and nothing for bytes that are not one. Its A/AAAA answers are
+/// remembered in `names`.
+pub(crate) fn dns_event(msg: &[u8], names: &mut DnsNames) -> Option<EventBody> {
     let m = dns::parse(msg, &dns::Limits::default()).ok()?;
+    names.learn(&m);
     let queries = m
         .queries
         .iter()
@@ -192,19 +195,24 @@ fn version_name(v: u16) -> String {
 pub(crate) struct DnsNames(HashMap<IpAddr, String>);
 
 impl DnsNames {
-    /// Remembers the addresses of an event's A/AAAA answers under its first question.
-    pub(crate) fn learn(&mut self, record: &DnsRecord) {
-        let Some(q) = record.queries.first() else { return };
-        for a in &record.answers {
-            let Some(rdata) = &a.rdata else { continue };
-            if a.rrtype != "A" && a.rrtype != "AAAA" {
-                continue;
-            }
-            let Ok(ip) = std::str::from_utf8(&rdata.0).unwrap_or("").parse::<IpAddr>() else { continue };
+    /// Remembers the addresses of a message's A/AAAA answers under its first question.
+    fn learn(&mut self, m: &dns::Message) {
+        if !m.response {
+            return;
+        }
+        let Some(q) = m.queries.first() else { return };
+        let mut name = None;
+        for a in &m.answers {
+            let ip = match a.data {
+                RData::A(v4) => IpAddr::V4(v4),
+                RData::Aaaa(v6) => IpAddr::V6(v6),
+                _ => continue,
+            };
             if self.0.len() >= MAX_DNS_NAMES {
                 self.0.clear();
             }
-            self.0.insert(ip, q.rrname.clone());
+            let name = name.get_or_insert_with(|| q.name.to_string());
+            self.0.insert(ip, name.clone());
         }
     }
 

@@ -19,6 +19,19 @@ pub struct Pkt {
     pub offset: u64,
 }
 
+impl From<&phonehome_capture::Packet<'_>> for Pkt {
+    fn from(p: &phonehome_capture::Packet<'_>) -> Pkt {
+        Pkt {
+            ts: p.ts.0,
+            link: p.link_type.0,
+            data: p.data.to_vec(),
+            orig_len: p.orig_len,
+            iface: p.interface,
+            offset: p.offset,
+        }
+    }
+}
+
 /// Everything a capture yields.
 #[derive(Debug)]
 pub struct ReadAll {
@@ -71,14 +84,7 @@ pub fn read_all_with(bytes: &[u8], config: ReaderConfig) -> Result<ReadAll, Capt
                 if let Some(prev) = out.packets.last() {
                     assert!(p.offset > prev.offset, "packet offsets must increase");
                 }
-                out.packets.push(Pkt {
-                    ts: p.ts.0,
-                    link: p.link_type.0,
-                    data: p.data.to_vec(),
-                    orig_len: p.orig_len,
-                    iface: p.interface,
-                    offset: p.offset,
-                });
+                out.packets.push(Pkt::from(&p));
                 let last = out.packets.last().unwrap().offset;
                 assert!(last < r.offset(), "offset() must be past the record");
             }
