@@ -5,6 +5,9 @@
 //! port alone, because devices phone home on any port.
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod dns;
+pub mod http;
+pub mod quic;
 pub mod sniff;
 pub mod tls;

@@ -1,0 +1,1 @@
+//! HTTP body decoding (Content-Encoding), with output caps.

@@ -1,0 +1,1 @@
+//! QUIC Initial packets: decryption and the ClientHello they carry.
