@@ -178,7 +178,12 @@ impl Decoder {
                 Err(c) => fail!(c),
             };
             let (mut proto, mut payload, mut ip_len) = (ip.proto, ip.payload, ip.ip_len);
-            if let Some(frag) = ip.frag {
+            // A first fragment cut short by the snapshot length can never be reassembled (its
+            // tail is not in the capture); like tshark, decode what it holds as the datagram's
+            // start instead of waiting for the rest.
+            let cut_first = ip.frag.is_some_and(|f| f.offset == 0)
+                && ip.ip_len as usize > ip.hdr_len as usize + ip.payload.len() + if ip.v6 { 8 } else { 0 };
+            if let Some(frag) = ip.frag.filter(|_| !cut_first) {
                 counters.add(Counter::Fragments, 1);
                 let Some(d) = defrag.take() else {
                     return outer;
@@ -356,6 +361,21 @@ mod tests {
             t => panic!("{t:?}"),
         }
         assert_eq!((c.get(Counter::Fragments), c.get(Counter::Reassembled)), (2, 1));
+    }
+
+    #[test]
+    fn snaplen_cut_first_fragment_is_decoded_as_is() {
+        let mut c = Counters::default();
+        let mut d = Decoder::new(DecoderConfig::default());
+        let mut f1 = v4_packet(17, [1, 1, 1, 1], [2, 2, 2, 2], 9, 0x2000, &udp(5353, 53, &[7; 40]));
+        // The header announces 1500 bytes; the capture kept 68.
+        f1[2..4].copy_from_slice(&1500u16.to_be_bytes());
+        let p = d.decode(Timestamp(0), LinkType::RAW, &f1, &mut c).unwrap();
+        assert!(matches!(p.transport, Transport::Udp { src_port: 5353, dst_port: 53, .. }), "{:?}", p.transport);
+        assert_eq!(c.get(Counter::Fragments), 0);
+        // A whole first fragment still waits for the rest.
+        let f1 = v4_packet(17, [1, 1, 1, 1], [2, 2, 2, 2], 9, 0x2000, &udp(5353, 53, &[7; 40]));
+        assert!(d.decode(Timestamp(0), LinkType::RAW, &f1, &mut c).is_none());
     }
 
     #[test]

@@ -27,8 +27,10 @@ pub fn app_proto(carrier: Carrier, payload: &[u8], ports: (u16, u16)) -> Option<
             }
         }
         Carrier::Udp => {
-            if is_dns_port(ports) && is_dns_header(payload) {
-                Some("dns")
+            if is_dns_header(payload) && (is_dns_port(ports) || is_clean_dns(payload)) {
+                // NetBIOS name service shares DNS's format but not its names (they are
+                // half-byte encoded), so it is not DNS to a reader.
+                if ports.0 == 137 || ports.1 == 137 { Some("nbns") } else { Some("dns") }
             } else if is_quic_long_header(payload) {
                 Some("quic")
             } else if is_http(payload) {
@@ -81,7 +83,19 @@ fn is_dns_header(p: &[u8]) -> bool {
     let opcode = (p[2] >> 3) & 0x0f;
     let qd = u16::from_be_bytes([p[4], p[5]]);
     let an = u16::from_be_bytes([p[6], p[7]]);
-    matches!(opcode, 0 | 4 | 5) && qd <= 16 && an <= 512 && (qd > 0 || an > 0)
+    matches!(opcode, 0 | 1 | 2 | 4 | 5) && qd <= 16 && an <= 512 && (qd > 0 || an > 0)
+}
+
+/// DNS away from its ports (DNSCrypt certificate queries on 443, resolvers on 8053...): only a
+/// message that parses without a single anomaly, asks one question of class IN, and names a
+/// host in letters, digits, `-` and `_`. Random binary payloads almost never pass all three.
+fn is_clean_dns(p: &[u8]) -> bool {
+    let Ok(m) = crate::dns::parse(p, &crate::dns::Limits::default()) else { return false };
+    let [q] = m.queries.as_slice() else { return false };
+    m.anomalies.is_empty()
+        && q.class == 1
+        && !q.name.is_root()
+        && q.name.labels().all(|l| l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 fn is_dns_tcp(p: &[u8], ports: (u16, u16)) -> bool {
@@ -110,7 +124,15 @@ mod tests {
         assert_eq!(app_proto(Carrier::TcpStream, b"\x00\x01garbage", (5, 7)), None);
         let dns = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'f', b'o', b'o', 0];
         assert_eq!(app_proto(Carrier::Udp, &dns, (40000, 53)), Some("dns"));
-        assert_eq!(app_proto(Carrier::Udp, &dns, (40000, 9999)), None);
+        // Away from DNS ports only a clean message counts.
+        assert_eq!(app_proto(Carrier::Udp, &dns, (40000, 443)), None, "no type and class");
+        let mut dns = dns.to_vec();
+        dns.extend([0, 1, 0, 1]);
+        assert_eq!(app_proto(Carrier::Udp, &dns, (40000, 443)), Some("dns"));
+        let mut odd = dns.clone();
+        odd[13] = 0xff;
+        assert_eq!(app_proto(Carrier::Udp, &odd, (40000, 443)), None);
+        assert_eq!(app_proto(Carrier::Udp, &dns[..16], (40000, 443)), None);
         let quic = [0xc3, 0, 0, 0, 1, 8, 1, 2, 3];
         assert_eq!(app_proto(Carrier::Udp, &quic, (40000, 443)), Some("quic"));
     }
