@@ -272,3 +272,28 @@ fn dns_and_tls_names_match_tshark_on_the_example() {
         assert!(e["tls"]["ja4"].as_str().unwrap().starts_with("t1"));
     }
 }
+
+/// The SNIs of a capture's tls events (repeats in a row removed); checks the flows they name.
+fn snis(capture: &str) -> Vec<String> {
+    let ev = events(&phonehome(&["analyze", "--format", "ndjson", capture]));
+    let tls: Vec<&Value> = ev.iter().filter(|e| e["event_type"] == "tls" && e["tls"]["sni"].is_string()).collect();
+    for e in &tls {
+        let flow = ev.iter().find(|f| f["event_type"] == "flow" && f["flow_id"] == e["flow_id"]).unwrap();
+        assert_eq!((&flow["dest_hostname"], &flow["hostname_source"]), (&e["tls"]["sni"], &"sni".into()));
+    }
+    let mut names: Vec<String> = tls.iter().map(|e| e["tls"]["sni"].as_str().unwrap().to_string()).collect();
+    names.dedup();
+    names
+}
+
+#[test]
+fn tls_that_starts_after_a_cleartext_exchange_is_read() {
+    // Expected values: tshark 4.0 (../shared/corpus/truth).
+    assert_eq!(snis("fixtures/captures/ndpi__smtp-starttls.pcap"), ["dovecot.weberlab.de"]);
+    assert_eq!(snis("fixtures/captures/zeek__http__connect-with-header.pcap"), ["secure.newegg.com"]);
+    assert_eq!(snis("fixtures/captures/ja4__socks-https-example.pcap"), ["www.example.com"]);
+    assert_eq!(snis("fixtures/captures/ndpi__haproxy.pcap"), ["aaaaaaaaaaaaaaaa.xx"]);
+    let stats = events(&phonehome(&["analyze", "--format", "ndjson", "fixtures/captures/ndpi__smtp-starttls.pcap"]));
+    // Two SMTP sessions upgrade; the 2013 one sends no SNI.
+    assert_eq!(stats.last().unwrap()["stats"]["anomalies"]["tls_after_cleartext"], 2);
+}

@@ -6,10 +6,15 @@ use phonehome_flow::tcp::Chunk;
 use phonehome_flow::{FlowHandler, FlowInfo, Payload};
 use phonehome_model::event::{EndReason, Event, EventBody, FlowRecord};
 use phonehome_model::text::WireText;
-use phonehome_model::{Direction, EventSink};
+use phonehome_model::{Counter, Counters, Direction, EventSink};
 use phonehome_protocols::sniff::{self, Carrier};
 
-use crate::messages::{self, DnsNames, Parser};
+use crate::dissect::{self, Context, Dissector, DnsNames};
+
+/// How many client chunks of an unrecognised or non-TLS stream are checked for a TLS
+/// ClientHello starting late (STARTTLS, CONNECT, SOCKS): enough for those exchanges, few
+/// enough to cost nothing on long streams.
+const LATE_TLS_CHUNKS: u8 = 16;
 
 /// What the engine keeps per flow.
 #[derive(Default)]
@@ -17,9 +22,11 @@ pub(crate) struct FlowState {
     app_proto: Option<&'static str>,
     /// Whether each direction's first payload was looked at already.
     sniffed: [bool; 2],
-    /// Protocol parser of a recognised TCP stream.
-    parser: Option<Parser>,
-    /// Server name found in the flow itself (TLS SNI), with its source.
+    /// The dissector of a recognised flow.
+    dissector: Option<Box<dyn Dissector>>,
+    /// Client chunks still to check for a ClientHello starting late.
+    late_tls_budget: u8,
+    /// Server name found in the flow itself (TLS or QUIC SNI, HTTP Host), with its source.
     hostname: Option<(WireText, &'static str)>,
 }
 
@@ -33,11 +40,20 @@ pub(crate) struct Handler<'s> {
     names: DnsNames,
     /// Events completed by the current payload, reused to avoid an allocation per packet.
     scratch: Vec<EventBody>,
+    /// Anomalies and caps the dissectors hit; merged into the run's counters at the end.
+    pub(crate) counters: Counters,
 }
 
 impl<'s> Handler<'s> {
     pub(crate) fn new(sink: &'s mut dyn EventSink) -> Handler<'s> {
-        Handler { sink, input: None, error: None, names: DnsNames::default(), scratch: Vec::new() }
+        Handler {
+            sink,
+            input: None,
+            error: None,
+            names: DnsNames::default(),
+            scratch: Vec::new(),
+            counters: Counters::default(),
+        }
     }
 
     pub(crate) fn set_input(&mut self, name: Arc<str>) {
@@ -89,33 +105,59 @@ impl FlowHandler for Handler<'_> {
             let ports = (f.src_port.unwrap_or(0), f.dest_port.unwrap_or(0));
             let ports = if dir == Direction::ToServer { ports } else { (ports.1, ports.0) };
             state.app_proto = sniff::app_proto(carrier, bytes, ports);
-            if carrier == Carrier::TcpStream {
-                state.parser = state.app_proto.and_then(Parser::for_stream);
+            state.dissector = state.app_proto.and_then(|p| dissect::for_flow(p, carrier));
+            if carrier == Carrier::TcpStream && state.app_proto != Some("tls") {
+                state.late_tls_budget = LATE_TLS_CHUNKS;
             }
         }
-        let name = match payload {
-            Payload::Datagram { bytes, .. } if state.app_proto == Some("dns") => {
-                self.scratch.extend(messages::dns_event(bytes, &mut self.names));
-                None
-            }
-            Payload::Datagram { .. } => None,
-            Payload::Stream(chunk) => {
-                let bytes = match chunk {
-                    Chunk::Data { bytes, .. } => Some(bytes),
-                    Chunk::Gap { .. } => None,
+        // Bytes of this chunk that belong to what came before the handshake (a PROXY header).
+        let mut skip = 0;
+        if let (Direction::ToServer, Payload::Stream(Chunk::Data { bytes, .. })) = (dir, &payload)
+            && state.late_tls_budget > 0
+        {
+            state.late_tls_budget -= 1;
+            if let Some((tls, at)) = dissect::late_tls(bytes) {
+                skip = at;
+                state.late_tls_budget = 0;
+                let mut cx = Context {
+                    names: &mut self.names,
+                    out: &mut self.scratch,
+                    hostname: &mut state.hostname,
+                    counters: &mut self.counters,
                 };
-                state.parser.as_mut().and_then(|p| p.stream(dir, bytes, &mut self.names, &mut self.scratch))
+                if let Some(old) = state.dissector.replace(tls) {
+                    old.finish(&mut cx);
+                }
+                state.app_proto.get_or_insert("tls");
+                self.counters.add(Counter::TlsAfterCleartext, 1);
             }
-        };
-        if let Some(name) = name {
-            state.hostname.get_or_insert((name, "sni"));
         }
-        self.flush_scratch(flow);
+        let Some(dissector) = state.dissector.as_mut().filter(|d| !d.done()) else { return };
+        let mut cx = Context {
+            names: &mut self.names,
+            out: &mut self.scratch,
+            hostname: &mut state.hostname,
+            counters: &mut self.counters,
+        };
+        match payload {
+            Payload::Datagram { bytes, .. } => dissector.datagram(dir, bytes, &mut cx),
+            Payload::Stream(Chunk::Data { bytes, .. }) => dissector.stream(dir, Some(&bytes[skip..]), &mut cx),
+            Payload::Stream(Chunk::Gap { .. }) => dissector.stream(dir, None, &mut cx),
+        }
+        if !self.scratch.is_empty() {
+            self.flush_scratch(flow);
+        }
     }
 
     fn on_end(&mut self, flow: FlowInfo, mut state: FlowState, reason: EndReason) {
-        if let Some(p) = state.parser.take() {
-            p.finish(&mut self.scratch);
+        if let Some(d) = state.dissector.take() {
+            let mut cx = Context {
+                names: &mut self.names,
+                out: &mut self.scratch,
+                hostname: &mut state.hostname,
+                counters: &mut self.counters,
+            };
+            d.finish(&mut cx);
             self.flush_scratch(&flow);
         }
         let dest_hostname = state

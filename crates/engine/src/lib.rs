@@ -6,8 +6,8 @@
 //! exist (a flow's event when the flow ends), never collected for the whole run.
 #![forbid(unsafe_code)]
 
+mod dissect;
 mod handler;
-mod messages;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -142,6 +142,7 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
     outcome.stats.udp_flows = table.flows_udp;
     outcome.stats.flows = table.flows_tcp + table.flows_udp + table.flows_other;
     outcome.stats.icmp_packets = table.icmp_packets;
+    counters.merge(&table.handler_mut().counters);
     outcome.stats.counters = counters;
     let timestamp = last_ts.unwrap_or_else(wall_clock);
     let stats_event =

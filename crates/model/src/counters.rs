@@ -100,6 +100,12 @@ counters! {
     /// Flows ended by their idle timeout.
     FlowTimeout = (Anomaly, "flow_idle_timeout"),
 
+    // --- application protocols ---------------------------------------------------------------
+    /// TLS handshakes whose hello outgrew the handshake buffer (the hello was not parsed).
+    TlsHandshakeCap = (Cap, "tls_handshake_buffer"),
+    /// Streams that turned to TLS after a cleartext start (STARTTLS, CONNECT, SOCKS, PROXY).
+    TlsAfterCleartext = (Anomaly, "tls_after_cleartext"),
+
     // --- capture files -----------------------------------------------------------------------
     /// Capture files that ended in the middle of a record.
     TruncatedFile = (Anomaly, "truncated_file"),

@@ -50,6 +50,10 @@ pub enum EventBody {
     /// A TLS handshake: the ClientHello, and the ServerHello's choices when seen
     /// (`event_type: "tls"`).
     Tls(Box<TlsRecord>),
+    /// A QUIC connection's ClientHello (from its decrypted Initial packets).
+    Quic(Box<QuicRecord>),
+    /// An HTTP/1.x request and, when seen, its response (one transaction).
+    Http(Box<HttpRecord>),
 }
 
 impl EventBody {
@@ -60,6 +64,8 @@ impl EventBody {
             EventBody::Stats(_) => "stats",
             EventBody::Dns(_) => "dns",
             EventBody::Tls(_) => "tls",
+            EventBody::Quic(_) => "quic",
+            EventBody::Http(_) => "http",
         }
     }
 }
@@ -175,6 +181,54 @@ pub struct TlsRecord {
 }
 
 /// One input's share of the run, for the `stats` event.
+/// The `quic` object of a QUIC event: what the client's Initial packets say.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct QuicRecord {
+    /// "1", "2", "draft-29", "Q046"...
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<WireText>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alpn: Vec<WireText>,
+    /// JA4 of the ClientHello (IETF QUIC only; Google QUIC's CHLO is not TLS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<String>,
+    /// Google QUIC's user agent tag (UAID), when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ua: Option<WireText>,
+}
+
+/// The `http` object of an HTTP event, with Suricata's EVE field names.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HttpRecord {
+    /// The Host header, or the host of an absolute-form target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<WireText>,
+    /// The request target as sent.
+    pub url: WireText,
+    pub http_method: WireText,
+    /// "HTTP/1.1", "HTTP/1.0".
+    pub protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_user_agent: Option<WireText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_refer: Option<WireText>,
+    /// Request body length (decoded bytes seen).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub request_length: u64,
+    /// The response's status, absent when no response was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The response's content type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_content_type: Option<WireText>,
+    /// Response body length (decoded bytes seen).
+    pub length: u64,
+    /// Anything unusual: "body_truncated", "decompression_capped", "decode_error"...
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<&'static str>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct InputStats {
     pub name: String,
@@ -257,6 +311,18 @@ impl Serialize for Event {
                     m.serialize_entry("dest_hostname", sni)?;
                 }
                 m.serialize_entry("tls", r)?
+            }
+            EventBody::Quic(r) => {
+                if let Some(sni) = &r.sni {
+                    m.serialize_entry("dest_hostname", sni)?;
+                }
+                m.serialize_entry("quic", r)?
+            }
+            EventBody::Http(r) => {
+                if let Some(host) = &r.hostname {
+                    m.serialize_entry("dest_hostname", host)?;
+                }
+                m.serialize_entry("http", r)?
             }
         }
         m.end()

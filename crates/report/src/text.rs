@@ -124,7 +124,7 @@ impl<W: Write> EventSink for TextSummary<W> {
                 }
             }
             EventBody::Stats(s) => self.stats = Some((**s).clone()),
-            EventBody::Dns(_) | EventBody::Tls(_) => {}
+            EventBody::Dns(_) | EventBody::Tls(_) | EventBody::Quic(_) | EventBody::Http(_) => {}
         }
         Ok(())
     }

@@ -1,0 +1,132 @@
+//! DNS over UDP (and mDNS, LLMNR) and over TCP, where messages are length-prefixed and a
+//! stream may carry several.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use phonehome_model::Direction;
+use phonehome_model::event::{DnsAnswer, DnsQuery, DnsRecord, EventBody};
+use phonehome_model::text::WireText;
+use phonehome_protocols::dns::{self, RData};
+
+use super::{Context, Dissector};
+
+/// Largest DNS message reassembled from TCP (the protocol's own maximum).
+const DNS_TCP_MAX: usize = 65_535;
+/// Addresses remembered from DNS answers; beyond it the oldest are forgotten in bulk, so the
+/// table stays bounded on captures of millions of lookups.
+const MAX_DNS_NAMES: usize = 200_000;
+
+/// DNS datagrams: each one message, no state.
+pub(crate) struct DnsDatagrams;
+
+impl Dissector for DnsDatagrams {
+    fn datagram(&mut self, _dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
+        cx.out.extend(dns_event(bytes, cx.names));
+    }
+}
+
+/// DNS over TCP: a framer per direction.
+pub(crate) struct DnsStream([dns::TcpFramer; 2]);
+
+impl DnsStream {
+    pub(crate) fn new() -> DnsStream {
+        DnsStream([dns::TcpFramer::new(DNS_TCP_MAX), dns::TcpFramer::new(DNS_TCP_MAX)])
+    }
+}
+
+impl Dissector for DnsStream {
+    fn stream(&mut self, dir: Direction, bytes: Option<&[u8]>, cx: &mut Context<'_>) {
+        let framer = &mut self.0[dir.index()];
+        match bytes {
+            Some(b) => {
+                framer.push(b, |msg| cx.out.extend(dns_event(msg, cx.names)));
+            }
+            None => framer.gap(),
+        }
+    }
+}
+
+/// A DNS message as an event, and nothing for bytes that are not one. Its A/AAAA answers are
+/// remembered in `names`.
+fn dns_event(msg: &[u8], names: &mut DnsNames) -> Option<EventBody> {
+    let m = dns::parse(msg, &dns::Limits::default()).ok()?;
+    names.learn(&m);
+    let queries = m
+        .queries
+        .iter()
+        .map(|q| DnsQuery { rrname: q.name.to_string(), rrtype: dns::rrtype_name(q.rrtype).into_owned() })
+        .collect();
+    let answers = m
+        .answers
+        .iter()
+        .map(|r| DnsAnswer {
+            rrname: r.name.to_string(),
+            rrtype: dns::rrtype_name(r.rrtype).into_owned(),
+            ttl: r.ttl,
+            rdata: rdata_text(&r.data),
+        })
+        .collect();
+    Some(EventBody::Dns(Box::new(DnsRecord {
+        kind: if m.response { "response" } else { "query" },
+        id: m.id,
+        rcode: m.response.then(|| dns::rcode_name(m.rcode).into_owned()),
+        queries,
+        answers,
+        anomalies: m.anomalies.names().collect(),
+    })))
+}
+
+fn rdata_text(d: &RData) -> Option<WireText> {
+    let text = match d {
+        RData::A(a) => a.to_string(),
+        RData::Aaaa(a) => a.to_string(),
+        RData::Cname(n) | RData::Ptr(n) | RData::Ns(n) | RData::Dname(n) => n.to_string(),
+        RData::Mx { preference, exchange } => format!("{preference} {exchange}"),
+        RData::Srv { priority, weight, port, target } => format!("{priority} {weight} {port} {target}"),
+        RData::Soa { mname, rname, serial, .. } => format!("{mname} {rname} {serial}"),
+        RData::Svcb(s) | RData::Https(s) => {
+            let alpn: Vec<String> = s.alpn.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            if alpn.is_empty() {
+                format!("{} {}", s.priority, s.target)
+            } else {
+                format!("{} {} alpn={}", s.priority, s.target, alpn.join(","))
+            }
+        }
+        RData::Txt(parts) => return Some(WireText(parts.join(&b' '))),
+        RData::Other(..) | RData::Malformed(..) => return None,
+    };
+    Some(WireText(text.into_bytes()))
+}
+
+/// Names learnt from DNS answers, by address: the name the device asked for (the question),
+/// not the end of a CNAME chain, because that is the name the device meant to reach.
+#[derive(Default)]
+pub(crate) struct DnsNames(HashMap<IpAddr, String>);
+
+impl DnsNames {
+    /// Remembers the addresses of a message's A/AAAA answers under its first question.
+    fn learn(&mut self, m: &dns::Message) {
+        if !m.response {
+            return;
+        }
+        let Some(q) = m.queries.first() else { return };
+        let mut name = None;
+        for a in &m.answers {
+            let ip = match a.data {
+                RData::A(v4) => IpAddr::V4(v4),
+                RData::Aaaa(v6) => IpAddr::V6(v6),
+                _ => continue,
+            };
+            if self.0.len() >= MAX_DNS_NAMES {
+                self.0.clear();
+            }
+            let name = name.get_or_insert_with(|| q.name.to_string());
+            self.0.insert(ip, name.clone());
+        }
+    }
+
+    pub(crate) fn name_of(&self, ip: &IpAddr) -> Option<&str> {
+        self.0.get(ip).map(String::as_str)
+    }
+}

@@ -1,0 +1,118 @@
+//! Dissectors: from a flow's payload to protocol events and the names that label flows.
+//!
+//! The protocol parsers in `phonehome-protocols` are pure; the per-flow state they need (a
+//! handshake assembler per direction, a DNS-over-TCP framer, an HTTP parser per side) lives in
+//! a [`Dissector`] here, created only for flows whose content was recognised as its protocol.
+//! Adding a protocol (MQTT, XMPP, a vendor's push channel) is a new module beside these plus a
+//! line in [`for_flow`]; the handler and the flow table do not change.
+
+mod dns;
+mod http;
+mod quic;
+mod tls;
+
+use phonehome_model::event::EventBody;
+use phonehome_model::text::WireText;
+use phonehome_model::{Counters, Direction};
+use phonehome_protocols::sniff::Carrier;
+
+pub(crate) use dns::DnsNames;
+
+/// What a dissector may touch besides its own state.
+pub(crate) struct Context<'a> {
+    /// Names learnt from DNS answers (DNS dissectors add to it).
+    pub names: &'a mut DnsNames,
+    /// Events completed so far; the handler sends them as events of the flow.
+    pub out: &'a mut Vec<EventBody>,
+    /// The flow's server name, once a dissector finds one, and where it came from.
+    pub hostname: &'a mut Option<(WireText, &'static str)>,
+    /// Counters for anomalies and caps hit by parsers.
+    pub counters: &'a mut Counters,
+}
+
+impl Context<'_> {
+    /// Sets the flow's server name unless one is known already: the first name a flow
+    /// reveals is the one its client asked for.
+    pub(crate) fn name(&mut self, name: WireText, source: &'static str) {
+        self.hostname.get_or_insert((name, source));
+    }
+}
+
+/// Per-flow protocol state.
+pub(crate) trait Dissector {
+    /// Stream bytes in order, or `None` for a hole.
+    fn stream(&mut self, dir: Direction, bytes: Option<&[u8]>, cx: &mut Context<'_>) {
+        let _ = (dir, bytes, cx);
+    }
+
+    /// One datagram.
+    fn datagram(&mut self, dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
+        let _ = (dir, bytes, cx);
+    }
+
+    /// The flow ended: emit what is pending.
+    fn finish(self: Box<Self>, cx: &mut Context<'_>) {
+        let _ = cx;
+    }
+
+    /// Whether the dissector wants no more payload (the handler stops feeding it).
+    fn done(&self) -> bool {
+        false
+    }
+}
+
+/// The dissector for a flow whose content was recognised as `app_proto`, if there is one.
+pub(crate) fn for_flow(app_proto: &str, carrier: Carrier) -> Option<Box<dyn Dissector>> {
+    match (app_proto, carrier) {
+        ("dns", Carrier::TcpStream) => Some(Box::new(dns::DnsStream::new())),
+        ("dns", Carrier::Udp) => Some(Box::new(dns::DnsDatagrams)),
+        ("tls", Carrier::TcpStream) => Some(Box::new(tls::TlsDissector::new())),
+        ("quic", Carrier::Udp) => Some(Box::new(quic::QuicDissector::new())),
+        ("http", _) => Some(Box::new(http::HttpDissector::new())),
+        _ => None,
+    }
+}
+
+/// A TLS dissector for a stream whose client side starts a TLS handshake in the middle
+/// (after STARTTLS, an HTTP CONNECT, a SOCKS or PROXY exchange), with the offset in `chunk`
+/// where the handshake starts: a PROXY protocol header (v1 or v2) may share its segment.
+pub(crate) fn late_tls(chunk: &[u8]) -> Option<(Box<dyn Dissector>, usize)> {
+    let skip = proxy_header_len(chunk).unwrap_or(0);
+    tls::starts_client_hello(&chunk[skip..]).then(|| (Box::new(tls::TlsDissector::new()) as Box<dyn Dissector>, skip))
+}
+
+/// Length of a PROXY protocol header (HAProxy's, v1 text or v2 binary) at the start of `chunk`.
+fn proxy_header_len(chunk: &[u8]) -> Option<usize> {
+    const V2: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
+    if chunk.starts_with(b"PROXY ") {
+        // v1: one line of at most 107 bytes.
+        let line = &chunk[..chunk.len().min(107)];
+        return line.windows(2).position(|w| w == b"\r\n").map(|i| i + 2);
+    }
+    if chunk.starts_with(V2) && chunk.len() >= 16 {
+        let len = usize::from(u16::from_be_bytes([chunk[14], chunk[15]]));
+        return (chunk.len() >= 16 + len).then_some(16 + len);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn late_tls_after_proxy_headers() {
+        let hello = [0x16, 3, 1, 0, 0xfd, 1, 0, 0, 0xf9];
+        assert_eq!(late_tls(&hello).map(|(_, skip)| skip), Some(0));
+        let mut v1 = b"PROXY TCP4 1.1.1.1 2.2.2.2 52176 443\r\n".to_vec();
+        let at = v1.len();
+        v1.extend(hello);
+        assert_eq!(late_tls(&v1).map(|(_, skip)| skip), Some(at));
+        let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+        v2.extend([0; 12]);
+        v2.extend(hello);
+        assert_eq!(late_tls(&v2).map(|(_, skip)| skip), Some(28));
+        assert!(late_tls(b"STARTTLS\r\n").is_none());
+        assert!(late_tls(b"PROXY TCP4 no end of line").is_none());
+    }
+}
