@@ -66,6 +66,12 @@ struct Limits {
     /// Idle timeout of UDP flows, in seconds of capture time.
     #[arg(long, default_value_t = 180)]
     udp_timeout: u32,
+    /// Bytes a TLS handshake message may take while it is assembled.
+    #[arg(long, default_value_t = 64 << 10)]
+    max_tls_handshake: usize,
+    /// Addresses remembered from DNS answers to name later flows.
+    #[arg(long, default_value_t = 200_000)]
+    max_dns_names: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,6 +103,8 @@ fn config(limits: &Limits) -> Config {
     c.flow.tcp_timeout_ns = i64::from(limits.tcp_timeout) * 1_000_000_000;
     c.flow.udp_timeout_ns = i64::from(limits.udp_timeout) * 1_000_000_000;
     c.decoder.frag_max_bytes = limits.frag_buffer_total;
+    c.protocols.tls_handshake_max = limits.max_tls_handshake;
+    c.protocols.dns_names_max = limits.max_dns_names;
     c
 }
 

@@ -297,3 +297,15 @@ fn tls_that_starts_after_a_cleartext_exchange_is_read() {
     // Two SMTP sessions upgrade; the 2013 one sends no SNI.
     assert_eq!(stats.last().unwrap()["stats"]["anomalies"]["tls_after_cleartext"], 2);
 }
+
+#[test]
+fn tls_handshake_cap_is_counted() {
+    let capture = "fixtures/captures/zeek__tls__chrome-1250-tls-x25519-kyber.pcap";
+    let ev = events(&phonehome(&["analyze", "--format", "ndjson", capture]));
+    assert!(ev.iter().any(|e| e["event_type"] == "tls" && e["tls"]["sni"].is_string()));
+    assert!(stats(&ev)["caps"].get("tls_handshake_buffer").is_none());
+    // The post-quantum ClientHello (about 1.8 KB) does not fit in 512 bytes.
+    let ev = events(&phonehome(&["analyze", "--format", "ndjson", "--max-tls-handshake", "512", capture]));
+    assert!(!ev.iter().any(|e| e["event_type"] == "tls" && e["tls"]["sni"].is_string()));
+    assert_eq!(stats(&ev)["caps"]["tls_handshake_buffer"], 1);
+}

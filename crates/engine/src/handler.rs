@@ -9,7 +9,7 @@ use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Counters, Direction, EventSink};
 use phonehome_protocols::sniff::{self, Carrier};
 
-use crate::dissect::{self, Context, Dissector, DnsNames};
+use crate::dissect::{self, Context, Dissector, DnsNames, ProtocolLimits};
 
 /// How many client chunks of an unrecognised or non-TLS stream are checked for a TLS
 /// ClientHello starting late (STARTTLS, CONNECT, SOCKS): enough for those exchanges, few
@@ -40,17 +40,19 @@ pub(crate) struct Handler<'s> {
     names: DnsNames,
     /// Events completed by the current payload, reused to avoid an allocation per packet.
     scratch: Vec<EventBody>,
+    limits: ProtocolLimits,
     /// Anomalies and caps the dissectors hit; merged into the run's counters at the end.
     pub(crate) counters: Counters,
 }
 
 impl<'s> Handler<'s> {
-    pub(crate) fn new(sink: &'s mut dyn EventSink) -> Handler<'s> {
+    pub(crate) fn new(sink: &'s mut dyn EventSink, limits: ProtocolLimits) -> Handler<'s> {
         Handler {
             sink,
             input: None,
             error: None,
-            names: DnsNames::default(),
+            names: DnsNames::new(limits.dns_names_max),
+            limits,
             scratch: Vec::new(),
             counters: Counters::default(),
         }
@@ -105,7 +107,7 @@ impl FlowHandler for Handler<'_> {
             let ports = (f.src_port.unwrap_or(0), f.dest_port.unwrap_or(0));
             let ports = if dir == Direction::ToServer { ports } else { (ports.1, ports.0) };
             state.app_proto = sniff::app_proto(carrier, bytes, ports);
-            state.dissector = state.app_proto.and_then(|p| dissect::for_flow(p, carrier));
+            state.dissector = state.app_proto.and_then(|p| dissect::for_flow(p, carrier, &self.limits));
             if carrier == Carrier::TcpStream && state.app_proto != Some("tls") {
                 state.late_tls_budget = LATE_TLS_CHUNKS;
             }
@@ -116,7 +118,7 @@ impl FlowHandler for Handler<'_> {
             && state.late_tls_budget > 0
         {
             state.late_tls_budget -= 1;
-            if let Some((tls, at)) = dissect::late_tls(bytes) {
+            if let Some((tls, at)) = dissect::late_tls(bytes, &self.limits) {
                 skip = at;
                 state.late_tls_budget = 0;
                 let mut cx = Context {

@@ -18,6 +18,7 @@ use phonehome_flow::{FlowConfig, FlowTable};
 use phonehome_model::event::{Event, EventBody, InputStats, StatsRecord};
 use phonehome_model::{Counter, Counters, EventSink, Timestamp};
 
+pub use dissect::ProtocolLimits;
 use handler::Handler;
 
 /// Everything the pipeline can be tuned with; defaults suit a laptop.
@@ -26,6 +27,7 @@ pub struct Config {
     pub reader: ReaderConfig,
     pub decoder: DecoderConfig,
     pub flow: FlowConfig,
+    pub protocols: ProtocolLimits,
 }
 
 /// One capture to read.
@@ -62,7 +64,7 @@ pub struct Outcome {
 pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std::io::Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut counters = Counters::default();
-    let mut table = FlowTable::new(config.flow.clone(), Handler::new(sink));
+    let mut table = FlowTable::new(config.flow.clone(), Handler::new(sink, config.protocols.clone()));
     let mut last_ts = None;
 
     for (index, input) in inputs.into_iter().enumerate() {

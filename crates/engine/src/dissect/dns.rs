@@ -13,9 +13,6 @@ use super::{Context, Dissector};
 
 /// Largest DNS message reassembled from TCP (the protocol's own maximum).
 const DNS_TCP_MAX: usize = 65_535;
-/// Addresses remembered from DNS answers; beyond it the oldest are forgotten in bulk, so the
-/// table stays bounded on captures of millions of lookups.
-const MAX_DNS_NAMES: usize = 200_000;
 
 /// DNS datagrams: each one message, no state.
 pub(crate) struct DnsDatagrams;
@@ -101,10 +98,18 @@ fn rdata_text(d: &RData) -> Option<WireText> {
 
 /// Names learnt from DNS answers, by address: the name the device asked for (the question),
 /// not the end of a CNAME chain, because that is the name the device meant to reach.
-#[derive(Default)]
-pub(crate) struct DnsNames(HashMap<IpAddr, String>);
+pub(crate) struct DnsNames {
+    names: HashMap<IpAddr, String>,
+    /// Beyond this many addresses the table is forgotten in bulk, so it stays bounded on
+    /// captures of millions of lookups.
+    max: usize,
+}
 
 impl DnsNames {
+    pub(crate) fn new(max: usize) -> DnsNames {
+        DnsNames { names: HashMap::new(), max }
+    }
+
     /// Remembers the addresses of a message's A/AAAA answers under its first question.
     fn learn(&mut self, m: &dns::Message) {
         if !m.response {
@@ -118,15 +123,15 @@ impl DnsNames {
                 RData::Aaaa(v6) => IpAddr::V6(v6),
                 _ => continue,
             };
-            if self.0.len() >= MAX_DNS_NAMES {
-                self.0.clear();
+            if self.names.len() >= self.max {
+                self.names.clear();
             }
             let name = name.get_or_insert_with(|| q.name.to_string());
-            self.0.insert(ip, name.clone());
+            self.names.insert(ip, name.clone());
         }
     }
 
     pub(crate) fn name_of(&self, ip: &IpAddr) -> Option<&str> {
-        self.0.get(ip).map(String::as_str)
+        self.names.get(ip).map(String::as_str)
     }
 }

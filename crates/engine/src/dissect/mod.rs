@@ -18,6 +18,22 @@ use phonehome_protocols::sniff::Carrier;
 
 pub(crate) use dns::DnsNames;
 
+/// Caps of the protocol stage (docs/DESIGN.md, "Resource caps"); each cap hit is counted.
+#[derive(Clone, Debug)]
+pub struct ProtocolLimits {
+    /// Bytes a TLS handshake message may take while it is assembled (hellos of 10 KB and
+    /// more are real: post-quantum key shares).
+    pub tls_handshake_max: usize,
+    /// Addresses remembered from DNS answers to name later flows.
+    pub dns_names_max: usize,
+}
+
+impl Default for ProtocolLimits {
+    fn default() -> Self {
+        ProtocolLimits { tls_handshake_max: phonehome_protocols::tls::DEFAULT_CAP, dns_names_max: 200_000 }
+    }
+}
+
 /// What a dissector may touch besides its own state.
 pub(crate) struct Context<'a> {
     /// Names learnt from DNS answers (DNS dissectors add to it).
@@ -62,11 +78,11 @@ pub(crate) trait Dissector {
 }
 
 /// The dissector for a flow whose content was recognised as `app_proto`, if there is one.
-pub(crate) fn for_flow(app_proto: &str, carrier: Carrier) -> Option<Box<dyn Dissector>> {
+pub(crate) fn for_flow(app_proto: &str, carrier: Carrier, limits: &ProtocolLimits) -> Option<Box<dyn Dissector>> {
     match (app_proto, carrier) {
         ("dns", Carrier::TcpStream) => Some(Box::new(dns::DnsStream::new())),
         ("dns", Carrier::Udp) => Some(Box::new(dns::DnsDatagrams)),
-        ("tls", Carrier::TcpStream) => Some(Box::new(tls::TlsDissector::new())),
+        ("tls", Carrier::TcpStream) => Some(Box::new(tls::TlsDissector::new(limits))),
         ("quic", Carrier::Udp) => Some(Box::new(quic::QuicDissector::new())),
         ("http", _) => Some(Box::new(http::HttpDissector::new())),
         _ => None,
@@ -76,9 +92,10 @@ pub(crate) fn for_flow(app_proto: &str, carrier: Carrier) -> Option<Box<dyn Diss
 /// A TLS dissector for a stream whose client side starts a TLS handshake in the middle
 /// (after STARTTLS, an HTTP CONNECT, a SOCKS or PROXY exchange), with the offset in `chunk`
 /// where the handshake starts: a PROXY protocol header (v1 or v2) may share its segment.
-pub(crate) fn late_tls(chunk: &[u8]) -> Option<(Box<dyn Dissector>, usize)> {
+pub(crate) fn late_tls(chunk: &[u8], limits: &ProtocolLimits) -> Option<(Box<dyn Dissector>, usize)> {
     let skip = proxy_header_len(chunk).unwrap_or(0);
-    tls::starts_client_hello(&chunk[skip..]).then(|| (Box::new(tls::TlsDissector::new()) as Box<dyn Dissector>, skip))
+    tls::starts_client_hello(&chunk[skip..])
+        .then(|| (Box::new(tls::TlsDissector::new(limits)) as Box<dyn Dissector>, skip))
 }
 
 /// Length of a PROXY protocol header (HAProxy's, v1 text or v2 binary) at the start of `chunk`.
@@ -100,19 +117,23 @@ fn proxy_header_len(chunk: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    fn late_tls_(chunk: &[u8]) -> Option<(Box<dyn Dissector>, usize)> {
+        late_tls(chunk, &ProtocolLimits::default())
+    }
+
     #[test]
     fn late_tls_after_proxy_headers() {
         let hello = [0x16, 3, 1, 0, 0xfd, 1, 0, 0, 0xf9];
-        assert_eq!(late_tls(&hello).map(|(_, skip)| skip), Some(0));
+        assert_eq!(late_tls_(&hello).map(|(_, skip)| skip), Some(0));
         let mut v1 = b"PROXY TCP4 1.1.1.1 2.2.2.2 52176 443\r\n".to_vec();
         let at = v1.len();
         v1.extend(hello);
-        assert_eq!(late_tls(&v1).map(|(_, skip)| skip), Some(at));
+        assert_eq!(late_tls_(&v1).map(|(_, skip)| skip), Some(at));
         let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
         v2.extend([0; 12]);
         v2.extend(hello);
-        assert_eq!(late_tls(&v2).map(|(_, skip)| skip), Some(28));
-        assert!(late_tls(b"STARTTLS\r\n").is_none());
-        assert!(late_tls(b"PROXY TCP4 no end of line").is_none());
+        assert_eq!(late_tls_(&v2).map(|(_, skip)| skip), Some(28));
+        assert!(late_tls_(b"STARTTLS\r\n").is_none());
+        assert!(late_tls_(b"PROXY TCP4 no end of line").is_none());
     }
 }

@@ -6,7 +6,7 @@ use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Direction};
 use phonehome_protocols::tls::{self, HandshakeAssembler};
 
-use super::{Context, Dissector};
+use super::{Context, Dissector, ProtocolLimits};
 
 /// A handshake assembler per direction, and the ClientHello's event until the ServerHello
 /// completes it.
@@ -16,8 +16,12 @@ pub(crate) struct TlsDissector {
 }
 
 impl TlsDissector {
-    pub(crate) fn new() -> TlsDissector {
-        TlsDissector { assemblers: [HandshakeAssembler::new(), HandshakeAssembler::new()], pending: None }
+    pub(crate) fn new(limits: &ProtocolLimits) -> TlsDissector {
+        let cap = limits.tls_handshake_max;
+        TlsDissector {
+            assemblers: [HandshakeAssembler::with_cap(cap), HandshakeAssembler::with_cap(cap)],
+            pending: None,
+        }
     }
 }
 
