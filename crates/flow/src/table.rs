@@ -224,6 +224,12 @@ impl<H: FlowHandler> FlowTable<H> {
         &mut self.handler
     }
 
+    /// The handler, taking it out of the table (after [`FlowTable::flush`], to keep what
+    /// it gathered).
+    pub fn into_handler(self) -> H {
+        self.handler
+    }
+
     /// Flows currently live.
     pub fn live_flows(&self) -> usize {
         self.map.len()

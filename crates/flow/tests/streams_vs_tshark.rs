@@ -6,12 +6,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use phonehome_capture::{CaptureReader, Record};
-use phonehome_decode::{Decoder, DecoderConfig};
 use phonehome_flow::tcp::Chunk;
-use phonehome_flow::{FlowConfig, FlowHandler, FlowInfo, FlowTable, Payload};
+use phonehome_flow::{FlowHandler, FlowInfo, Payload};
 use phonehome_model::event::EndReason;
 use phonehome_model::{Counters, Direction};
+use phonehome_testkit::endpoint;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
@@ -20,13 +19,6 @@ fn fnv(mut h: u64, data: &[u8]) -> u64 {
         h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
-}
-
-fn endpoint(ip: std::net::IpAddr, port: Option<u16>) -> String {
-    match ip {
-        std::net::IpAddr::V6(_) => format!("[{ip}]:{}", port.unwrap_or(0)),
-        _ => format!("{ip}:{}", port.unwrap_or(0)),
-    }
 }
 
 struct StreamState {
@@ -116,25 +108,11 @@ fn check_with_gaps(capture: &str, expected_gaps: u64) -> (Counters, u64) {
     // Captures live in fixtures/captures, the README's example in examples/.
     let path = root.join("captures").join(capture);
     let path = if path.exists() { path } else { root.join("../examples").join(capture) };
-    let file = std::fs::File::open(path).unwrap();
-    let mut reader = CaptureReader::new(file).unwrap();
-    let mut decoder = Decoder::new(DecoderConfig::default());
-    let mut table = FlowTable::new(FlowConfig::default(), Collect::default());
-    let mut counters = Counters::default();
-    let mut frame = 0;
-    while let Some(record) = reader.next_record().unwrap() {
-        if let Record::Packet(p) = record {
-            frame += 1;
-            if let Some(pkt) = decoder.decode(p.ts, p.link_type, p.data, &mut counters) {
-                table.packet(p.ts, frame, &pkt, &mut counters);
-            }
-        }
-    }
-    table.flush(&mut counters);
+    let (collect, counters) = phonehome_testkit::run(&path, Collect::default());
 
     // (client, server) -> the flows between them, in the order they ended.
     let mut ours: HashMap<(String, String), Vec<StreamSums>> = HashMap::new();
-    for (c, s, len, hash, gaps) in &table.handler().streams {
+    for (c, s, len, hash, gaps) in &collect.streams {
         ours.entry((c.clone(), s.clone())).or_default().push((*len, *hash, *gaps));
     }
     let mut compared = 0;
@@ -157,7 +135,7 @@ fn check_with_gaps(capture: &str, expected_gaps: u64) -> (Counters, u64) {
     }
     assert!(compared > 0);
     assert_eq!(total_gaps, expected_gaps, "{capture}: gaps");
-    (counters, table.handler().after_gap_bytes)
+    (counters, collect.after_gap_bytes)
 }
 
 fn check(capture: &str) {

@@ -14,12 +14,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use phonehome_capture::{CaptureReader, Record as CaptureRecord};
-use phonehome_decode::{Decoder, DecoderConfig};
 use phonehome_flow::tcp::Chunk;
-use phonehome_flow::{FlowConfig, FlowHandler, FlowInfo, FlowTable, Payload};
+use phonehome_flow::{FlowHandler, FlowInfo, Payload};
 use phonehome_model::event::EndReason;
-use phonehome_model::{Counters, Direction, IpProto};
+use phonehome_model::{Direction, IpProto};
 use phonehome_protocols::dns::{self, Anomalies, Limits, Message, RData, TcpFramer};
 
 /// One DNS message found in a capture.
@@ -64,30 +62,16 @@ impl FlowHandler for Collect {
     fn on_end(&mut self, _flow: FlowInfo, _state: [TcpFramer; 2], _reason: EndReason) {}
 }
 
+/// Every DNS message of the capture, in frame order. A truncated capture still yields the
+/// messages before the damage, as tshark's do.
 fn messages(path: &Path) -> Vec<Found> {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut reader = CaptureReader::new(file).unwrap();
-    let mut decoder = Decoder::new(DecoderConfig::default());
-    let mut table = FlowTable::new(FlowConfig::default(), Collect::default());
-    let mut counters = Counters::default();
-    let mut frame = 0;
-    // A truncated capture still yields the messages before the damage, as tshark's do.
-    while let Ok(Some(record)) = reader.next_record() {
-        if let CaptureRecord::Packet(p) = record {
-            frame += 1;
-            if let Some(pkt) = decoder.decode(p.ts, p.link_type, p.data, &mut counters) {
-                table.packet(p.ts, frame, &pkt, &mut counters);
-            }
-        }
-    }
-    table.flush(&mut counters);
-    let mut found = std::mem::take(&mut table.handler_mut().found);
+    let mut found = phonehome_testkit::run(path, Collect::default()).0.found;
     found.sort_by_key(|f| f.frame);
     found
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/captures").join(name)
+    phonehome_testkit::fixture(name)
 }
 
 fn join<T>(items: impl Iterator<Item = T>, f: impl Fn(T) -> String) -> String {

@@ -7,25 +7,17 @@
 //! ../shared/corpus exists.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use phonehome_capture::{CaptureReader, Record};
-use phonehome_decode::{Decoder, DecoderConfig};
 use phonehome_flow::tcp::Chunk;
-use phonehome_flow::{FlowConfig, FlowHandler, FlowInfo, FlowTable, Payload};
+use phonehome_flow::{FlowHandler, FlowInfo, Payload};
 use phonehome_model::event::EndReason;
-use phonehome_model::{Counters, Direction, IpProto};
+use phonehome_model::{Direction, IpProto};
 use phonehome_protocols::tls::{
     self, AssemblerState, ClientHello, HandshakeAssembler, ServerHello, Transport, parse_client_hello,
     parse_server_hello,
 };
-
-fn endpoint(ip: std::net::IpAddr, port: Option<u16>) -> String {
-    match ip {
-        std::net::IpAddr::V6(_) => format!("[{ip}]:{}", port.unwrap_or(0)),
-        _ => format!("{ip}:{}", port.unwrap_or(0)),
-    }
-}
+use phonehome_testkit::endpoint;
 
 #[derive(Default)]
 struct FlowState {
@@ -90,29 +82,13 @@ impl FlowHandler for Collect {
     }
 }
 
-/// Every TCP flow of the capture, in the order they ended. A capture that turns corrupt is
-/// read up to the damage.
+/// Every TCP flow of the capture, in the order they ended.
 fn flows(path: &Path) -> Vec<Flow> {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let Ok(mut reader) = CaptureReader::new(file) else { return Vec::new() };
-    let mut decoder = Decoder::new(DecoderConfig::default());
-    let mut table = FlowTable::new(FlowConfig::default(), Collect::default());
-    let mut counters = Counters::default();
-    let mut frame = 0;
-    while let Ok(Some(record)) = reader.next_record() {
-        if let Record::Packet(p) = record {
-            frame += 1;
-            if let Some(pkt) = decoder.decode(p.ts, p.link_type, p.data, &mut counters) {
-                table.packet(p.ts, frame, &pkt, &mut counters);
-            }
-        }
-    }
-    table.flush(&mut counters);
-    std::mem::take(&mut table.handler_mut().flows)
+    phonehome_testkit::run(path, Collect::default()).0.flows
 }
 
 fn fixture(name: &str) -> Vec<Flow> {
-    flows(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/captures").join(name))
+    flows(&phonehome_testkit::fixture(name))
 }
 
 /// The only flow with a ClientHello.
@@ -238,11 +214,6 @@ fn extension_block_with_trailing_garbage() {
 
 // ---- corpus sweep ----
 
-fn corpus() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    p.join("MANIFEST.tsv").exists().then_some(p)
-}
-
 /// An unordered endpoint pair, as nDPI prints flows either way round.
 fn pair(a: &str, b: &str) -> (String, String) {
     if a <= b { (a.to_string(), b.to_string()) } else { (b.to_string(), a.to_string()) }
@@ -293,7 +264,7 @@ struct Tally {
 #[test]
 #[ignore = "needs ../shared/corpus; run with --ignored --nocapture"]
 fn corpus_sweep() {
-    let Some(root) = corpus() else {
+    let Some(root) = phonehome_testkit::corpus() else {
         eprintln!("no corpus, skipped");
         return;
     };
