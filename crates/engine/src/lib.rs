@@ -130,7 +130,13 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
                         }
                     }
                 }
-                counters.add(Counter::UnknownBlock, reader.skipped_blocks());
+                let rs = reader.stats();
+                counters.add(Counter::UndefinedInterface, rs.undefined_interface_packets);
+                counters.add(Counter::MalformedBlock, rs.malformed_blocks);
+                counters.add(
+                    Counter::UnknownBlock,
+                    rs.skipped_blocks.saturating_sub(rs.undefined_interface_packets + rs.malformed_blocks),
+                );
                 table.flush(&mut counters);
             }
         }

@@ -53,6 +53,10 @@ counters! {
     TunnelTooDeep = (Skipped, "tunnel_too_deep"),
     /// A capture block of a type phonehome ignores (custom, unknown, statistics...).
     UnknownBlock = (Skipped, "unknown_block"),
+    /// A pcapng packet naming an interface its section never declared.
+    UndefinedInterface = (Skipped, "undefined_interface"),
+    /// A pcapng Name Resolution or Decryption Secrets block whose contents overrun it.
+    MalformedBlock = (Skipped, "malformed_block"),
     /// A packet whose captured length was cut by the snapshot length.
     SnapTruncated = (Anomaly, "snaplen_truncated"),
     /// A packet whose IP total length promises more bytes than the frame holds.
