@@ -24,6 +24,19 @@ const MAX_SHIMS: usize = 16;
 /// Strips the link layer of `link_type` from `frame`.
 pub(crate) fn decode(link_type: LinkType, frame: &[u8]) -> LinkResult<'_> {
     match link_type.0 {
+        // Headers that name the link type of the frame they carry. What they carry is decoded
+        // by `frame_of`, which does not know them: a PKTAP header inside PPI is not followed,
+        // so no input makes this recurse.
+        // 149 is DLT_USER2, which macOS used for PKTAP before LINKTYPE_PKTAP existed.
+        258 | 149 => pktap(frame),
+        192 => ppi(frame),
+        lt => frame_of(lt, frame),
+    }
+}
+
+/// Strips a link layer that is not a wrapper of another one.
+fn frame_of(link_type: u32, frame: &[u8]) -> LinkResult<'_> {
+    match link_type {
         1 => ethernet(frame, 0),
         // 101 is LINKTYPE_RAW; 12 and 14 are the BSDs' DLT_RAW numbers.
         // 228 and 229 promise IPv4 and IPv6, but files that break the promise exist
@@ -45,7 +58,187 @@ pub(crate) fn decode(link_type: LinkType, frame: &[u8]) -> LinkResult<'_> {
         239 => nflog(frame),
         // FDDI: frame control and two addresses, then 802.2 LLC.
         10 => llc(frame.get(13..).ok_or(Counter::TruncatedLinkHeader)?, 0),
+        105 => ieee80211(frame, false),
+        127 => radiotap(frame),
+        // ARCnet: the BSDs' header, and Linux's with two more bytes (an offset) before the type.
+        7 => arcnet(frame, 2),
+        129 => arcnet(frame, 4),
         _ => Err(Counter::UnsupportedLinkType),
+    }
+}
+
+/// A little-endian `u16` at `at` (radio and capture metadata headers are little-endian).
+fn le16(d: &[u8], at: usize) -> Option<u16> {
+    match d.get(at..at.checked_add(2)?) {
+        Some(&[a, b]) => Some(u16::from_le_bytes([a, b])),
+        _ => None,
+    }
+}
+
+/// A little-endian `u32` at `at`.
+fn le32(d: &[u8], at: usize) -> Option<u32> {
+    match d.get(at..at.checked_add(4)?) {
+        Some(&[a, b, c, e]) => Some(u32::from_le_bytes([a, b, c, e])),
+        _ => None,
+    }
+}
+
+/// Smallest PKTAP header: the fixed fields of `struct pktap_header` up to `pth_ecomm`.
+const PKTAP_MIN_LEN: usize = 108;
+
+/// Apple PKTAP: `pth_length` (LE u32) is the header's own length, `pth_type_next` (LE u32 at 4)
+/// is 1 for a packet, and `pth_dlt` (LE u32 at 8) the link type of the frame that follows.
+fn pktap(frame: &[u8]) -> LinkResult<'_> {
+    let len = le32(frame, 0).ok_or(Counter::TruncatedLinkHeader)?;
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    // As tshark: a header shorter than the fixed fields is malformed.
+    if len < PKTAP_MIN_LEN || len > frame.len() {
+        return Err(Counter::TruncatedLinkHeader);
+    }
+    if le32(frame, 4) != Some(1) {
+        return Err(Counter::NonIpFrame);
+    }
+    let dlt = le32(frame, 8).ok_or(Counter::TruncatedLinkHeader)?;
+    frame_of(dlt, &frame[len..])
+}
+
+/// PPI: version, flags, header length (LE u16 at 2) and the link type of the frame that
+/// follows (LE u32 at 4), then fields (LE type and length, then data) up to the header length.
+/// An 802.11-Common field says whether an 802.11 frame ends in an FCS.
+fn ppi(frame: &[u8]) -> LinkResult<'_> {
+    let len = usize::from(le16(frame, 2).ok_or(Counter::TruncatedLinkHeader)?);
+    let dlt = le32(frame, 4).ok_or(Counter::TruncatedLinkHeader)?;
+    if len < 8 || len > frame.len() {
+        return Err(Counter::TruncatedLinkHeader);
+    }
+    let (header, body) = frame.split_at(len);
+    let aligned = header[1] & 0x01 != 0;
+    let mut fcs = false;
+    // Each field takes at least 4 bytes, so this ends.
+    let mut at = 8usize;
+    while let (Some(ty), Some(n)) = (le16(header, at), le16(header, at + 2)) {
+        let data = at + 4;
+        // 802.11-Common: TSF timer (8 bytes), then flags; 0x0001 is "FCS present".
+        if ty == 2 && n >= 10 {
+            fcs = le16(header, data + 8).is_some_and(|f| f & 0x0001 != 0);
+        }
+        let next = data + usize::from(n);
+        at = if aligned { next.next_multiple_of(4) } else { next };
+    }
+    if dlt == 105 {
+        let body = if fcs { strip_fcs(body)? } else { body };
+        return ieee80211(body, false);
+    }
+    frame_of(dlt, body)
+}
+
+/// An 802.11 frame without its 4-byte frame check sequence.
+fn strip_fcs(frame: &[u8]) -> Result<&[u8], Counter> {
+    let end = frame.len().checked_sub(4).ok_or(Counter::TruncatedLinkHeader)?;
+    Ok(&frame[..end])
+}
+
+/// Radiotap: version, pad, length (LE u16 at 2), then `present` bitmaps (LE u32, bit 31 says
+/// another follows) and the fields they announce, each aligned to its natural size from the
+/// header's start. Only the Flags field (bit 1) matters here: 0x10 says the 802.11 frame ends
+/// in an FCS, 0x20 that its header is padded to 4 bytes. Flags is the first namespace's second
+/// field, so only TSFT (bit 0, 8 bytes aligned to 8) can come before it.
+fn radiotap(frame: &[u8]) -> LinkResult<'_> {
+    let len = usize::from(le16(frame, 2).ok_or(Counter::TruncatedLinkHeader)?);
+    if len < 8 || len > frame.len() {
+        return Err(Counter::TruncatedLinkHeader);
+    }
+    let (header, body) = frame.split_at(len);
+    let first = le32(header, 4).ok_or(Counter::TruncatedLinkHeader)?;
+    let (mut present, mut at) = (first, 8usize);
+    // Extended bitmaps; each is 4 more bytes of a header of at most 64 KiB, so this ends.
+    while present & 0x8000_0000 != 0 {
+        present = le32(header, at).ok_or(Counter::TruncatedLinkHeader)?;
+        at += 4;
+    }
+    let mut flags = 0u8;
+    if first & 0b10 != 0 {
+        if first & 0b01 != 0 {
+            at = at.next_multiple_of(8) + 8;
+        }
+        flags = *header.get(at).ok_or(Counter::TruncatedLinkHeader)?;
+    }
+    let body = if flags & 0x10 != 0 { strip_fcs(body)? } else { body };
+    ieee80211(body, flags & 0x20 != 0)
+}
+
+/// An IEEE 802.11 frame: only data frames carry IP, after the MAC header and an LLC/SNAP
+/// header. `pad` says the MAC header is padded to a multiple of 4 bytes (radiotap's flag).
+fn ieee80211(frame: &[u8], pad: bool) -> LinkResult<'_> {
+    let [fc0, fc1, ..] = *frame else {
+        return Err(Counter::TruncatedLinkHeader);
+    };
+    let (version, kind, subtype) = (fc0 & 0x03, (fc0 >> 2) & 0x03, fc0 >> 4);
+    // Management and control frames; data subtypes with bit 2 set carry no body (Null,
+    // CF-Ack, CF-Poll, QoS Null...).
+    if version != 0 || kind != 2 || subtype & 0x04 != 0 {
+        return Err(Counter::NonIpFrame);
+    }
+    if fc1 & 0x40 != 0 {
+        return Err(Counter::WlanProtected);
+    }
+    // Frame control, duration, three addresses, sequence control; a fourth address when the
+    // frame goes from one distribution system to another (ToDS and FromDS).
+    let mut hdr = if fc1 & 0x03 == 0x03 { 30 } else { 24 };
+    let seq = le16(frame, 22).ok_or(Counter::TruncatedLinkHeader)?;
+    if seq & 0x000f != 0 {
+        // A later fragment of an 802.11-fragmented MSDU: no LLC header, not reassembled.
+        return Err(Counter::NonIpFrame);
+    }
+    let mut amsdu = false;
+    if subtype & 0x08 != 0 {
+        // QoS control; bit 7 says the body is an A-MSDU. In QoS data the Order bit announces
+        // an HT control field.
+        amsdu = frame.get(hdr).ok_or(Counter::TruncatedLinkHeader)? & 0x80 != 0;
+        hdr += if fc1 & 0x80 != 0 { 6 } else { 2 };
+    }
+    if pad {
+        hdr = hdr.next_multiple_of(4);
+    }
+    let mut body = frame.get(hdr..).ok_or(Counter::TruncatedLinkHeader)?;
+    if amsdu {
+        // A-MSDU subframes: destination, source, length (BE), the MSDU, padding to 4 bytes.
+        // One packet per frame, so the first subframe is decoded.
+        let n = usize::from(rd16(body, 12).ok_or(Counter::TruncatedLinkHeader)?);
+        let msdu = &body[14..];
+        body = msdu.get(..n).unwrap_or(msdu);
+    }
+    llc(body, 0)
+}
+
+/// ARCnet: source and destination station, (Linux only) a 2-byte offset, then the protocol
+/// at `at`. RFC 1051 protocols start the payload at once; RFC 1201 ones (every other id) add
+/// a split flag and a 2-byte sequence number, and an exception packet (flag 0xff) has 2
+/// bytes of padding and then the protocol, flag and sequence again.
+fn arcnet(frame: &[u8], at: usize) -> LinkResult<'_> {
+    let proto = *frame.get(at).ok_or(Counter::TruncatedLinkHeader)?;
+    let rest = &frame[at + 1..];
+    match proto {
+        240 => return Ok((Net::V4, rest)),
+        // RFC 1051 ARP, diagnostics, and BACnet (which has no RFC 1201 header either).
+        241 | 0x80 | 0xcd => return Err(Counter::NonIpFrame),
+        _ => {}
+    }
+    let (flag, rest) = match rest {
+        [0xff, _, _, _, flag, _, _, rest @ ..] => (*flag, rest),
+        [0xff, ..] => return Err(Counter::TruncatedLinkHeader),
+        [flag, _, _, rest @ ..] => (*flag, rest),
+        _ => return Err(Counter::TruncatedLinkHeader),
+    };
+    // A split packet's first fragment has an odd flag and starts the datagram; the others
+    // (even, non-zero) continue it and are not reassembled.
+    if flag != 0 && flag & 1 == 0 {
+        return Err(Counter::NonIpFrame);
+    }
+    match proto {
+        212 => Ok((Net::V4, rest)),
+        0xc4 => Ok((Net::V6, rest)),
+        _ => Err(Counter::NonIpFrame),
     }
 }
 
@@ -331,6 +524,171 @@ mod tests {
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
         assert_eq!(crc32(b""), 0);
         assert_eq!(crc32(b"The quick brown fox jumps over the lazy dog"), 0x414f_a339);
+    }
+
+    /// LLC/SNAP with Ethertype IPv4, then the first byte of an IPv4 header.
+    const SNAP_V4: [u8; 9] = [0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, 0x45];
+
+    /// An 802.11 data frame: frame control, duration, 3 addresses, sequence control, then
+    /// `extra` (address 4, QoS, HT control) and `body`.
+    fn wlan(fc0: u8, fc1: u8, seq: u16, extra: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut v = vec![fc0, fc1, 0x2c, 0];
+        v.extend_from_slice(&[0x11; 18]);
+        v.extend_from_slice(&seq.to_le_bytes());
+        v.extend_from_slice(extra);
+        v.extend_from_slice(body);
+        v
+    }
+
+    const V4: LinkResult<'static> = Ok((Net::V4, &[0x45]));
+
+    #[test]
+    fn ieee80211_data_frames() {
+        let lt = LinkType::IEEE802_11;
+        // Data, ToDS.
+        assert_eq!(decode(lt, &wlan(0x08, 0x01, 0x10, &[], &SNAP_V4)), V4);
+        // QoS data, ToDS and FromDS: address 4, then QoS control.
+        assert_eq!(decode(lt, &wlan(0x88, 0x03, 0, &[0x22; 8], &SNAP_V4)), V4);
+        // QoS data with the Order bit: QoS control and 4 bytes of HT control.
+        assert_eq!(decode(lt, &wlan(0x88, 0x80, 0, &[0; 6], &SNAP_V4)), V4);
+        // Bridge-tunnel SNAP carrying IPv6.
+        let bt = [0xaa, 0xaa, 0x03, 0, 0, 0xf8, 0x86, 0xdd, 0x60];
+        assert_eq!(decode(lt, &wlan(0x08, 0x02, 0, &[], &bt)), Ok((Net::V6, &[0x60u8][..])));
+        // A-MSDU (QoS control bit 7): the first subframe's MSDU, without padding or the next one.
+        let mut amsdu = vec![0x33; 12];
+        amsdu.extend_from_slice(&9u16.to_be_bytes());
+        amsdu.extend_from_slice(&SNAP_V4);
+        amsdu.extend_from_slice(&[0, 0, 0, 0x77]);
+        assert_eq!(decode(lt, &wlan(0x88, 0x01, 0, &[0x80, 0], &amsdu)), V4);
+        // Protected, Null, QoS Null, a beacon, ARP, a later fragment, a short header.
+        assert_eq!(decode(lt, &wlan(0x08, 0x41, 0, &[], &SNAP_V4)), Err(Counter::WlanProtected));
+        assert_eq!(decode(lt, &wlan(0x48, 0x01, 0, &[], &[])), Err(Counter::NonIpFrame));
+        assert_eq!(decode(lt, &wlan(0xc8, 0x01, 0, &[0, 0], &[])), Err(Counter::NonIpFrame));
+        assert_eq!(decode(lt, &wlan(0x80, 0x00, 0, &[], &SNAP_V4)), Err(Counter::NonIpFrame));
+        let arp = [0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x06, 0];
+        assert_eq!(decode(lt, &wlan(0x08, 0x01, 0, &[], &arp)), Err(Counter::NonIpFrame));
+        assert_eq!(decode(lt, &wlan(0x08, 0x01, 0x11, &[], &SNAP_V4)), Err(Counter::NonIpFrame));
+        assert_eq!(decode(lt, &wlan(0x88, 0x03, 0, &[0; 6], &[])), Err(Counter::TruncatedLinkHeader));
+        assert_eq!(decode(lt, &[0x08]), Err(Counter::TruncatedLinkHeader));
+    }
+
+    /// A radiotap header with the given `present` words and field bytes in front of `frame`.
+    fn radiotap_frame(present: &[u32], fields: &[u8], frame: &[u8]) -> Vec<u8> {
+        let len = 4 + 4 * present.len() + fields.len();
+        let mut v = vec![0, 0];
+        v.extend_from_slice(&(len as u16).to_le_bytes());
+        for p in present {
+            v.extend_from_slice(&p.to_le_bytes());
+        }
+        v.extend_from_slice(fields);
+        v.extend_from_slice(frame);
+        v
+    }
+
+    #[test]
+    fn radiotap_flags_fcs_and_padding() {
+        let lt = LinkType::IEEE802_11_RADIOTAP;
+        let mut with_fcs = wlan(0x08, 0x01, 0, &[], &SNAP_V4);
+        with_fcs.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        // No fields at all.
+        assert_eq!(decode(lt, &radiotap_frame(&[0], &[], &wlan(0x08, 0x01, 0, &[], &SNAP_V4))), V4);
+        // Flags alone (FCS at end).
+        let f = radiotap_frame(&[0b10], &[0x10], &with_fcs);
+        assert_eq!(decode(lt, &f).map(|(_, r)| r.len()), Ok(1));
+        // TSFT then Flags behind an extended bitmap: TSFT at 16 (aligned to 8), Flags at 24.
+        let mut fields = vec![0xee; 4];
+        fields.extend_from_slice(&[0; 8]);
+        fields.push(0x10);
+        let f = radiotap_frame(&[0x8000_0003, 0x0000_0001], &fields, &with_fcs);
+        assert_eq!(decode(lt, &f).map(|(_, r)| r.len()), Ok(1));
+        // Without the FCS flag the 4 bytes stay.
+        fields[12] = 0;
+        let f = radiotap_frame(&[0x8000_0003, 0x0000_0001], &fields, &with_fcs);
+        assert_eq!(decode(lt, &f).map(|(_, r)| r.len()), Ok(5));
+        // Data padding: a 26-byte QoS header padded to 28.
+        let f = radiotap_frame(&[0b10], &[0x20], &wlan(0x88, 0x01, 0, &[0, 0, 0xff, 0xff], &SNAP_V4));
+        assert_eq!(decode(lt, &f), V4);
+        // A length past the frame, bitmaps that never end, Flags cut off, an FCS longer than the frame.
+        assert_eq!(decode(lt, &[0, 0, 0x40, 0, 0, 0, 0, 0]), Err(Counter::TruncatedLinkHeader));
+        assert_eq!(decode(lt, &radiotap_frame(&[0x8000_0000; 3], &[], &[])), Err(Counter::TruncatedLinkHeader));
+        assert_eq!(decode(lt, &radiotap_frame(&[0b11], &[0; 4], &[])), Err(Counter::TruncatedLinkHeader));
+        assert_eq!(decode(lt, &radiotap_frame(&[0b10], &[0x10], &[0; 3])), Err(Counter::TruncatedLinkHeader));
+    }
+
+    #[test]
+    fn ppi_headers() {
+        // PPI carrying Ethernet (no fields).
+        let mut f = vec![0, 0, 8, 0, 1, 0, 0, 0];
+        f.extend_from_slice(&[0; 12]);
+        f.extend_from_slice(&[0x08, 0x00, 0x45]);
+        assert_eq!(decode(LinkType::PPI, &f), V4);
+        // PPI carrying 802.11 with an 802.11-Common field that announces an FCS.
+        let mut f = vec![0, 0, 32, 0, 105, 0, 0, 0, 2, 0, 20, 0];
+        let mut common = [0u8; 20];
+        common[8] = 0x01;
+        f.extend_from_slice(&common);
+        f.extend(wlan(0x08, 0x01, 0, &[], &SNAP_V4));
+        f.extend_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(decode(LinkType::PPI, &f).map(|(_, r)| r.len()), Ok(1));
+        // A length past the frame; PPI inside PPI is not followed.
+        assert_eq!(decode(LinkType::PPI, &[0, 0, 9, 0, 1, 0, 0, 0]), Err(Counter::TruncatedLinkHeader));
+        let f = [0, 0, 8, 0, 192, 0, 0, 0, 0, 0, 8, 0, 1, 0, 0, 0];
+        assert_eq!(decode(LinkType::PPI, &f), Err(Counter::UnsupportedLinkType));
+    }
+
+    /// A PKTAP header of `len` bytes naming `dlt`, in front of `frame`.
+    fn pktap_frame(len: u32, next: u32, dlt: u32, frame: &[u8]) -> Vec<u8> {
+        let mut v = len.to_le_bytes().to_vec();
+        v.extend_from_slice(&next.to_le_bytes());
+        v.extend_from_slice(&dlt.to_le_bytes());
+        v.extend_from_slice(b"en0");
+        v.resize(len as usize, 0);
+        v.extend_from_slice(frame);
+        v
+    }
+
+    #[test]
+    fn pktap_headers() {
+        let mut eth_v4 = vec![0u8; 12];
+        eth_v4.extend_from_slice(&[0x08, 0x00, 0x45]);
+        for lt in [LinkType::PKTAP, LinkType::USER2] {
+            assert_eq!(decode(lt, &pktap_frame(108, 1, 1, &eth_v4)), V4);
+            // A longer header (newer macOS), inner DLT_NULL.
+            assert_eq!(decode(lt, &pktap_frame(156, 1, 0, &[2, 0, 0, 0, 0x45])), V4);
+            // Too short a header; a length past the frame; not a packet record.
+            assert_eq!(decode(lt, &pktap_frame(100, 1, 1, &eth_v4)), Err(Counter::TruncatedLinkHeader));
+            let mut f = pktap_frame(108, 1, 1, &eth_v4);
+            f[0..4].copy_from_slice(&200u32.to_le_bytes());
+            assert_eq!(decode(lt, &f), Err(Counter::TruncatedLinkHeader));
+            assert_eq!(decode(lt, &pktap_frame(108, 2, 1, &eth_v4)), Err(Counter::NonIpFrame));
+            // PKTAP in PKTAP is not followed.
+            let inner = pktap_frame(108, 1, 1, &eth_v4);
+            assert_eq!(decode(lt, &pktap_frame(108, 1, 258, &inner)), Err(Counter::UnsupportedLinkType));
+            assert_eq!(decode(lt, &[0x6c, 0, 0]), Err(Counter::TruncatedLinkHeader));
+        }
+    }
+
+    #[test]
+    fn arcnet_rfc1051_and_rfc1201() {
+        let (bsd, linux) = (LinkType::ARCNET_BSD, LinkType::ARCNET_LINUX);
+        // RFC 1051: source, destination, protocol 240.
+        assert_eq!(decode(bsd, &[1, 2, 240, 0x45]), V4);
+        assert_eq!(decode(linux, &[1, 2, 0, 0, 240, 0x45]), V4);
+        assert_eq!(decode(linux, &[1, 2, 0, 0, 241, 0]), Err(Counter::NonIpFrame));
+        // RFC 1201: protocol 212, split flag, sequence number.
+        assert_eq!(decode(bsd, &[1, 2, 212, 0, 0, 7, 0x45]), V4);
+        assert_eq!(decode(linux, &[1, 2, 0xab, 0x08, 212, 0, 1, 0x66, 0x45]), V4);
+        assert_eq!(decode(bsd, &[1, 2, 0xc4, 0, 0, 7, 0x60]), Ok((Net::V6, &[0x60u8][..])));
+        // The first fragment of a split packet, then a later one.
+        assert_eq!(decode(bsd, &[1, 2, 212, 3, 0, 7, 0x45]), V4);
+        assert_eq!(decode(bsd, &[1, 2, 212, 2, 0, 7, 0x45]), Err(Counter::NonIpFrame));
+        // An exception packet: flag 0xff, padding, then protocol, flag and sequence again.
+        assert_eq!(decode(bsd, &[1, 2, 212, 0xff, 0xff, 0xff, 212, 0, 0, 7, 0x45]), V4);
+        assert_eq!(decode(bsd, &[1, 2, 212, 0xff, 0xff, 0xff, 212]), Err(Counter::TruncatedLinkHeader));
+        // RFC 1201 ARP; headers cut short.
+        assert_eq!(decode(bsd, &[1, 2, 213, 0, 0, 7, 0]), Err(Counter::NonIpFrame));
+        assert_eq!(decode(bsd, &[1, 2, 212, 0, 0]), Err(Counter::TruncatedLinkHeader));
+        assert_eq!(decode(linux, &[1, 2, 0, 0]), Err(Counter::TruncatedLinkHeader));
     }
 
     #[test]

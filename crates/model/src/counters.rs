@@ -117,6 +117,10 @@ counters! {
     CorruptFile = (Anomaly, "corrupt_file"),
     /// Inputs that could not be read as a capture at all.
     UnreadableFile = (Skipped, "unreadable_file"),
+
+    // --- link layers -------------------------------------------------------------------------
+    /// IEEE 802.11 data frames with the Protected bit (WEP/WPA): their payload is encrypted.
+    WlanProtected = (Skipped, "wlan_protected"),
 }
 
 /// The three objects of the `stats` event.

@@ -32,6 +32,20 @@ impl LinkType {
     /// DLT_RAW as some BSDs number it (12 and 14 are both seen in the wild).
     pub const RAW_BSD12: LinkType = LinkType(12);
     pub const RAW_BSD14: LinkType = LinkType(14);
+    /// ARCnet as the BSDs capture it (RFC 1051 or RFC 1201 framing).
+    pub const ARCNET_BSD: LinkType = LinkType(7);
+    /// ARCnet as Linux captures it: like [`LinkType::ARCNET_BSD`] with a 2-byte offset field.
+    pub const ARCNET_LINUX: LinkType = LinkType(129);
+    /// IEEE 802.11 frames without a radio header.
+    pub const IEEE802_11: LinkType = LinkType(105);
+    /// IEEE 802.11 frames behind a radiotap header.
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
+    /// Per-Packet Information: a header that names the link type of the frame after it.
+    pub const PPI: LinkType = LinkType(192);
+    /// Apple's PKTAP (macOS `tcpdump -k`): a header that names the link type of the frame after it.
+    pub const PKTAP: LinkType = LinkType(258);
+    /// DLT_USER2, which older macOS used for PKTAP.
+    pub const USER2: LinkType = LinkType(149);
 }
 
 /// Which way a packet or byte travels relative to the side that started the flow.
