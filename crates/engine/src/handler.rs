@@ -15,6 +15,8 @@ use crate::dissect::{self, Context, Dissector, DnsNames, ProtocolLimits};
 /// ClientHello starting late (STARTTLS, CONNECT, SOCKS): enough for those exchanges, few
 /// enough to cost nothing on long streams.
 const LATE_TLS_CHUNKS: u8 = 16;
+/// How many datagrams of a UDP flow are tried before it is left unrecognised.
+const UDP_SNIFF_DATAGRAMS: u8 = 8;
 
 /// What the engine keeps per flow.
 #[derive(Default)]
@@ -22,6 +24,8 @@ pub(crate) struct FlowState {
     app_proto: Option<&'static str>,
     /// Whether each direction's first payload was looked at already.
     sniffed: [bool; 2],
+    /// Datagrams of an unrecognised UDP flow looked at so far.
+    datagrams_sniffed: u8,
     /// The dissector of a recognised flow.
     dissector: Option<Box<dyn Dissector>>,
     /// Client chunks still to check for a ClientHello starting late.
@@ -95,8 +99,15 @@ impl FlowHandler for Handler<'_> {
 
     fn on_payload(&mut self, flow: &FlowInfo, state: &mut FlowState, dir: Direction, payload: Payload<'_>) {
         let d = dir.index();
-        if !state.sniffed[d] && state.app_proto.is_none() {
+        // A stream is recognised by its start only; a UDP flow by any of its first datagrams,
+        // since one lost or mangled datagram must not hide the rest (each is a message).
+        let sniff = match payload {
+            Payload::Stream(_) => !state.sniffed[d],
+            Payload::Datagram { .. } => state.datagrams_sniffed < UDP_SNIFF_DATAGRAMS,
+        };
+        if sniff && state.app_proto.is_none() {
             state.sniffed[d] = true;
+            state.datagrams_sniffed = state.datagrams_sniffed.saturating_add(1);
             let (carrier, bytes) = match payload {
                 Payload::Stream(Chunk::Data { bytes, .. }) => (Carrier::TcpStream, bytes),
                 // After a hole the stream's start is lost; recognition would be a guess.

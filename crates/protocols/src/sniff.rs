@@ -27,7 +27,7 @@ pub fn app_proto(carrier: Carrier, payload: &[u8], ports: (u16, u16)) -> Option<
             }
         }
         Carrier::Udp => {
-            if is_dns_header(payload) && (is_dns_port(ports) || is_clean_dns(payload)) {
+            if (is_dns_port(ports) && is_dns_on_its_port(payload)) || (is_dns_header(payload) && is_clean_dns(payload)) {
                 // NetBIOS name service shares DNS's format but not its names (they are
                 // half-byte encoded), so it is not DNS to a reader.
                 if ports.0 == 137 || ports.1 == 137 { Some("nbns") } else { Some("dns") }
@@ -98,6 +98,12 @@ fn is_clean_dns(p: &[u8]) -> bool {
         && q.name.labels().all(|l| l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
+/// On a DNS port, anything with a query-like header is given to the lenient parser, which
+/// flags impossible counts rather than refusing the message (tshark reads those too).
+fn is_dns_on_its_port(p: &[u8]) -> bool {
+    p.len() >= 12 && matches!((p[2] >> 3) & 0x0f, 0 | 1 | 2 | 4 | 5) && u16::from_be_bytes([p[4], p[5]]) <= 16
+}
+
 fn is_dns_tcp(p: &[u8], ports: (u16, u16)) -> bool {
     (ports.0 == 53 || ports.1 == 53) && p.len() >= 14 && is_dns_header(&p[2..])
 }
@@ -124,6 +130,10 @@ mod tests {
         assert_eq!(app_proto(Carrier::TcpStream, b"\x00\x01garbage", (5, 7)), None);
         let dns = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'f', b'o', b'o', 0];
         assert_eq!(app_proto(Carrier::Udp, &dns, (40000, 53)), Some("dns"));
+        // On its port, DNS with impossible counts still goes to the (lenient) parser.
+        let fuzzed = [0xed, 0xd4, 1, 0, 0, 1, 0x80, 0, 0, 0x52, 0, 0, 3, b'f', b't', b'p', 0, 0, 1, 0, 1];
+        assert_eq!(app_proto(Carrier::Udp, &fuzzed, (2719, 53)), Some("dns"));
+        assert_eq!(app_proto(Carrier::Udp, &fuzzed, (2719, 443)), None);
         // Away from DNS ports only a clean message counts.
         assert_eq!(app_proto(Carrier::Udp, &dns, (40000, 443)), None, "no type and class");
         let mut dns = dns.to_vec();
