@@ -469,6 +469,11 @@ impl HttpStream {
     pub fn push(&mut self, data: &[u8], mut out: impl FnMut(HttpEvent<'_>)) {
         let start = self.offset;
         self.offset += data.len() as u64;
+        if self.state == (State::Resync { line_start: false }) {
+            // Segments tend to start messages: HTTP after a SOCKS or proxy handshake follows
+            // binary bytes without a line break, in a segment of its own.
+            self.state = State::Resync { line_start: true };
+        }
         let mut pos = 0;
         while pos < data.len() {
             let rest = &data[pos..];
@@ -579,7 +584,7 @@ impl HttpStream {
             self.state = State::Tunnel;
             return rest.len();
         }
-        match start_check(self.side, s) {
+        match start_check(self.side, s, resync) {
             Check::No => {
                 self.not_http(s, resync, out);
                 skip
@@ -662,7 +667,7 @@ impl HttpStream {
             let check = if nl.is_none() && self.head.len() > take + MAX_METHOD + 1 {
                 if rest.iter().any(|&c| is_control(c)) { Check::No } else { Check::Maybe }
             } else {
-                start_check(self.side, &self.head)
+                start_check(self.side, &self.head, resync)
             };
             match check {
                 Check::Maybe => {}
@@ -907,9 +912,15 @@ impl HttpStream {
             let b = rest[pos];
             c = match c {
                 Chunk::Size { value, digits } => match hex(b) {
-                    Some(d) if digits < 16 => {
+                    // Leading zeros are not significant digits (but do count as a size).
+                    Some(0) if value == 0 => {
                         pos += 1;
-                        Chunk::Size { value: value << 4 | u64::from(d), digits: digits + 1 }
+                        Chunk::Size { value, digits: digits.max(1) }
+                    }
+                    Some(d) if digits < 16 || value == 0 => {
+                        pos += 1;
+                        let significant = if value == 0 { 1 } else { digits + 1 };
+                        Chunk::Size { value: value << 4 | u64::from(d), digits: significant }
                     }
                     // Whitespace before the size (lenient).
                     None if digits == 0 && (b == b' ' || b == b'\t') => {
@@ -1041,7 +1052,7 @@ impl HttpStream {
                     self.state = State::Resync { line_start: true };
                     return pos;
                 }
-                if start_check(self.side, &rest[pos..]) != Check::No {
+                if start_check(self.side, &rest[pos..], true) != Check::No {
                     self.state = State::Idle { resync: true };
                     return pos;
                 }
@@ -1060,12 +1071,19 @@ impl HttpStream {
     }
 }
 
-/// Both directions of one HTTP connection: requests from the client (the flow's initiator,
-/// [`Direction::ToServer`]), responses from the server. Tells the response side what each
-/// request was, and turns both sides into tunnels together.
+/// Both directions of one HTTP connection: requests from the client, responses from the
+/// server. Tells the response side what each request was, and turns both sides into tunnels
+/// together.
+///
+/// The client is normally the flow's initiator ([`Direction::ToServer`]). When the first
+/// bytes say otherwise (a request line sent [`Direction::ToClient`], or a status line sent
+/// `ToServer`: a flow picked up mid-stream whose initiator was guessed wrong, data in a
+/// SYN-ACK), the roles are swapped for the connection's life.
 pub struct HttpConnection {
     requests: HttpStream,
     responses: HttpStream,
+    /// Whether requests travel [`Direction::ToClient`]; decided by the first bytes.
+    swapped: Option<bool>,
 }
 
 impl HttpConnection {
@@ -1074,14 +1092,23 @@ impl HttpConnection {
         HttpConnection {
             requests: HttpStream::new(Side::Requests, limits),
             responses: HttpStream::new(Side::Responses, limits),
+            swapped: None,
         }
     }
 
-    /// The parser of one direction.
+    /// The side whose messages travel in `dir`.
+    pub fn side(&self, dir: Direction) -> Side {
+        match (dir, self.swapped.unwrap_or(false)) {
+            (Direction::ToServer, false) | (Direction::ToClient, true) => Side::Requests,
+            _ => Side::Responses,
+        }
+    }
+
+    /// The parser of the messages travelling in `dir`.
     pub fn stream(&self, dir: Direction) -> &HttpStream {
-        match dir {
-            Direction::ToServer => &self.requests,
-            Direction::ToClient => &self.responses,
+        match self.side(dir) {
+            Side::Requests => &self.requests,
+            Side::Responses => &self.responses,
         }
     }
 
@@ -1090,39 +1117,54 @@ impl HttpConnection {
         self.requests.is_done() && self.responses.is_done()
     }
 
-    /// Stream bytes in `dir`.
-    pub fn push(&mut self, dir: Direction, data: &[u8], mut out: impl FnMut(HttpEvent<'_>)) {
-        match dir {
-            Direction::ToServer => {
+    /// Stream bytes in `dir`. Events come with the side that produced them (a body's side
+    /// is not in the event, and requests may travel either way).
+    pub fn push(&mut self, dir: Direction, data: &[u8], mut out: impl FnMut(Side, HttpEvent<'_>)) {
+        if self.swapped.is_none() {
+            let start = data.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(data.len());
+            let s = &data[start..];
+            if !s.is_empty() {
+                let request = start_check(Side::Requests, s, true) != Check::No && !s.starts_with(b"HTTP/");
+                let response = start_check(Side::Responses, s, true) != Check::No;
+                // Bytes that are neither (a capture starting inside a body) decide nothing.
+                if request != response {
+                    self.swapped = Some(match dir {
+                        Direction::ToServer => response,
+                        Direction::ToClient => request,
+                    });
+                }
+            }
+        }
+        match self.side(dir) {
+            Side::Requests => {
                 let responses = &mut self.responses;
                 self.requests.push(data, |e| {
                     if let HttpEvent::Request(r) = &e {
                         responses.expect_response_to(r.method);
                     }
-                    out(e)
+                    out(Side::Requests, e)
                 });
             }
-            Direction::ToClient => {
-                self.responses.push(data, &mut out);
+            Side::Responses => {
+                self.responses.push(data, |e| out(Side::Responses, e));
                 if self.responses.is_tunnel() && !self.requests.is_done() {
-                    self.requests.enter_tunnel(&mut out);
+                    self.requests.enter_tunnel(|e| out(Side::Requests, e));
                 }
             }
         }
     }
 
     /// A hole of `len` bytes in `dir`.
-    pub fn gap(&mut self, dir: Direction, len: u64, out: impl FnMut(HttpEvent<'_>)) {
-        match dir {
-            Direction::ToServer => self.requests.gap(len, out),
-            Direction::ToClient => self.responses.gap(len, out),
-        }
+    pub fn gap(&mut self, dir: Direction, len: u64, mut out: impl FnMut(Side, HttpEvent<'_>)) {
+        let side = self.side(dir);
+        let stream = if side == Side::Requests { &mut self.requests } else { &mut self.responses };
+        stream.gap(len, |e| out(side, e));
     }
 
     /// The connection ended: both directions finish (requests first).
-    pub fn finish(&mut self, mut out: impl FnMut(HttpEvent<'_>)) {
-        self.requests.finish(&mut out);
-        self.responses.finish(&mut out);
+    pub fn finish(&mut self, mut out: impl FnMut(Side, HttpEvent<'_>)) {
+        self.requests.finish(|e| out(Side::Requests, e));
+        self.responses.finish(|e| out(Side::Responses, e));
     }
 }
 
@@ -1153,14 +1195,16 @@ enum Check {
     Maybe,
 }
 
-/// Whether `b` starts with a start line of `side`: `METHOD target HTTP/d.d` or
-/// `HTTP/d.d NNN reason`, read leniently (spaces, bare LF).
-fn start_check(side: Side, b: &[u8]) -> Check {
+/// Whether `b` starts with a start line of `side`: `METHOD target HTTP/1.x` or
+/// `HTTP/1.x NNN reason`, read leniently (spaces, bare LF). Unless `strict` (when
+/// resynchronising inside unknown bytes), a request line without a version is accepted too
+/// for the common methods (HTTP/0.9's `GET /path`, and malformed lines tshark also reads).
+fn start_check(side: Side, b: &[u8], strict: bool) -> Check {
     let line_end = find_byte(b'\n', b);
     let line = &b[..line_end.unwrap_or(b.len())];
     if line_end.is_some() {
         let ok = match side {
-            Side::Requests => parse_request_line(line).is_some(),
+            Side::Requests => parse_request_line(line, !strict).is_some(),
             Side::Responses => parse_status_line(line).is_some(),
         };
         return if ok { Check::Yes } else { Check::No };
@@ -1173,6 +1217,7 @@ fn start_check(side: Side, b: &[u8]) -> Check {
         }
         Side::Requests => match line.iter().position(|&c| !is_token(c)) {
             None => line.len() <= MAX_METHOD,
+            Some(i) if !strict && line[i] == b'\r' => SIMPLE_METHODS.contains(&&line[..i]),
             Some(i) => i > 0 && i <= MAX_METHOD && line[i] == b' ',
         },
     };
@@ -1199,20 +1244,42 @@ fn parse_version(v: &[u8]) -> Option<Version> {
     }
 }
 
+/// Methods accepted on a request line without a version (see [`start_check`]).
+const SIMPLE_METHODS: [&[u8]; 9] =
+    [b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"TRACE", b"PATCH"];
+
+/// HTTP/0.9, for request lines without a version.
+const HTTP09: Version = Version { major: 0, minor: 9 };
+
 /// `METHOD SP target SP HTTP/1.x`, with runs of spaces, a target that may hold spaces or
-/// any byte but controls, and an optional CR.
-fn parse_request_line(line: &[u8]) -> Option<(&[u8], &[u8], Version)> {
+/// any byte but controls, and an optional CR. With `simple`, also `METHOD [SP target]`
+/// without a version for [`SIMPLE_METHODS`] (reported as HTTP/0.9).
+fn parse_request_line(line: &[u8], simple: bool) -> Option<(&[u8], &[u8], Version)> {
     let line = line.strip_suffix(b"\r").unwrap_or(line).trim_ascii_end();
-    let sp = line.iter().position(|&c| c == b' ')?;
+    let sp = line.iter().position(|&c| c == b' ').unwrap_or(line.len());
     let method = &line[..sp];
     if method.is_empty() || method.len() > MAX_METHOD || !method.iter().all(|&c| is_token(c)) {
         return None;
     }
     let rest = line[sp..].trim_ascii_start();
-    let vsp = rest.iter().rposition(|&c| c == b' ')?;
-    let version = parse_version(&rest[vsp + 1..])?;
-    let target = rest[..vsp].trim_ascii_end();
-    if target.is_empty() || target.iter().any(|&c| c < 0x20 || c == 0x7f) {
+    let versioned = rest.iter().rposition(|&c| c == b' ').and_then(|vsp| {
+        let version = parse_version(&rest[vsp + 1..])?;
+        Some((rest[..vsp].trim_ascii_end(), version))
+    });
+    let (target, version) = match versioned {
+        Some((target, version)) if !target.is_empty() => (target, version),
+        _ if simple && SIMPLE_METHODS.contains(&method) => {
+            // A malformed version (`HTTP/1.`) still ends the target; a lone `HTTP/1.1` is
+            // the target, as tshark reads it.
+            let target = match rest.iter().rposition(|&c| c == b' ') {
+                Some(vsp) if rest[vsp + 1..].starts_with(b"HTTP/") => rest[..vsp].trim_ascii_end(),
+                _ => rest,
+            };
+            (target, HTTP09)
+        }
+        _ => return None,
+    };
+    if target.iter().any(|&c| c < 0x20 || c == 0x7f) {
         return None;
     }
     Some((method, target, version))
@@ -1323,7 +1390,7 @@ fn parse_lenient<'a>(side: Side, buf: &'a [u8], headers: &mut [Header<'a>]) -> O
     let first = lines.next()?;
     let start = match side {
         Side::Requests => {
-            let (method, target, version) = parse_request_line(first)?;
+            let (method, target, version) = parse_request_line(first, true)?;
             Start::Request { method, target, version }
         }
         Side::Responses => {
@@ -1414,7 +1481,9 @@ impl<'a> HeaderInfo<'a> {
                     i.transfer_encoding = true;
                     for token in h.value.split(|&b| b == b',') {
                         let t = token.trim_ascii();
-                        if t.is_empty() {
+                        // `identity` is no transfer coding (RFC 7230 dropped it); some
+                        // clients still list it after chunked.
+                        if t.is_empty() || t.eq_ignore_ascii_case(b"identity") {
                             continue;
                         }
                         // Only the last coding decides; chunked anywhere else is an error
@@ -1448,7 +1517,13 @@ fn parse_length(v: &[u8]) -> Option<u64> {
     let mut value = None;
     for part in v.split(|&b| b == b',') {
         let part = part.trim_ascii();
-        if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // Leading zeros do not count towards the length of the number.
+        let zeros = part.iter().take_while(|&&d| d == b'0').count();
+        let part = &part[zeros.min(part.len() - 1)..];
+        if part.len() > 19 {
             return None;
         }
         let n = part.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
@@ -1650,13 +1725,13 @@ mod tests {
         let mut v = Vec::new();
         for i in inputs {
             match *i {
-                In::C(b) => c.push(Direction::ToServer, b, |e| v.push(own(e))),
-                In::S(b) => c.push(Direction::ToClient, b, |e| v.push(own(e))),
-                In::CGap(n) => c.gap(Direction::ToServer, n, |e| v.push(own(e))),
-                In::SGap(n) => c.gap(Direction::ToClient, n, |e| v.push(own(e))),
+                In::C(b) => c.push(Direction::ToServer, b, |_, e| v.push(own(e))),
+                In::S(b) => c.push(Direction::ToClient, b, |_, e| v.push(own(e))),
+                In::CGap(n) => c.gap(Direction::ToServer, n, |_, e| v.push(own(e))),
+                In::SGap(n) => c.gap(Direction::ToClient, n, |_, e| v.push(own(e))),
             }
         }
-        c.finish(|e| v.push(own(e)));
+        c.finish(|_, e| v.push(own(e)));
         v
     }
 
@@ -2207,6 +2282,77 @@ mod tests {
             st.finish(|e| v.push(own(e)));
             assert_paired(&v);
         }
+    }
+
+    #[test]
+    fn request_lines_without_a_version() {
+        // HTTP/0.9's simple request, and malformed lines tshark reads the same way; only
+        // for common methods, and not while resynchronising inside unknown bytes.
+        let ev = run(Side::Requests, &[b"GET /\r\n\r\nGET /HTTP/1.1\r\nHost: a\r\n\r\nOPTIONS HTTP/1.1\r\n\r\n"]);
+        assert_eq!(ev[0], req("GET", "/", None, Framing::None));
+        assert_eq!(ev[2], req("GET", "/HTTP/1.1", Some("a"), Framing::None));
+        assert_eq!(ev[4], req("OPTIONS", "HTTP/1.1", None, Framing::None));
+        let ev = run(Side::Requests, &[b"POST / HTTP/1.\r\n\r\n"]);
+        assert_eq!(ev[0], req("POST", "/", None, Framing::None));
+        assert!(run(Side::Requests, &[b"FROB /x\r\n\r\n"]).is_empty());
+        assert!(run(Side::Requests, &[b"junk\nGET /x\r\n\r\n"]).is_empty());
+    }
+
+    #[test]
+    fn smuggling_variants_are_framed_leniently() {
+        // Leading zeros in Content-Length and chunk sizes; `identity` after chunked.
+        let ev = run(
+            Side::Requests,
+            &[b"POST / HTTP/1.1\r\nContent-Length: 000000000000000000000003\r\n\r\nabcGET /next HTTP/1.1\r\n\r\n"],
+        );
+        assert_eq!(ev[1], body(b"abc"));
+        assert_eq!(ev[2], req("GET", "/next", None, Framing::None));
+        let ev = run(
+            Side::Requests,
+            &[b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n00000000000000000000002\r\nab\r\n0\r\n\r\nGET /next HTTP/1.1\r\n\r\n"],
+        );
+        assert_eq!(ev[1], body(b"ab"));
+        assert_eq!(ev[2], req("GET", "/next", None, Framing::None));
+        // A chunk size past 64 bits is a framing error; what follows is found by resync.
+        let (ev, stats) = run_with(
+            Side::Requests,
+            Limits::default(),
+            &[b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n\r\nGET /next HTTP/1.1\r\n\r\n"],
+        );
+        assert_eq!(ev[2], req("GET", "/next", None, Framing::None));
+        assert_eq!(stats.framing_errors, 1);
+    }
+
+    #[test]
+    fn a_segment_after_junk_may_start_a_request() {
+        // A SOCKS5 connect request, then HTTP in the next segment.
+        let ev = run(
+            Side::Requests,
+            &[
+                b"\x05\x01\x00",
+                b"\x05\x01\x00\x03\x0ewww.google.com\x00\x50",
+                b"GET / HTTP/1.1\r\nHost: www.google.com\r\n\r\n",
+            ],
+        );
+        assert_eq!(ev, [req("GET", "/", Some("www.google.com"), Framing::None), body(b"")]);
+    }
+
+    #[test]
+    fn roles_follow_the_first_bytes() {
+        // A request sent by the flow's responder (the initiator was guessed wrong).
+        let mut c = HttpConnection::new(Limits::default());
+        let mut v = Vec::new();
+        c.push(Direction::ToClient, b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n", |side, e| v.push((side, own(e))));
+        c.push(Direction::ToServer, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!", |side, e| v.push((side, own(e))));
+        assert_eq!(c.side(Direction::ToClient), Side::Requests);
+        assert_eq!(v[0], (Side::Requests, req("GET", "/x", Some("h"), Framing::None)));
+        assert_eq!(v[3], (Side::Responses, body(b"!")));
+        // Junk first decides nothing.
+        let mut c = HttpConnection::new(Limits::default());
+        c.push(Direction::ToServer, b"\x00\x01", |_, _| {});
+        assert_eq!(c.side(Direction::ToServer), Side::Requests);
+        c.push(Direction::ToClient, b"POST / HTTP/1.1\r\n\r\n", |_, _| {});
+        assert_eq!(c.side(Direction::ToClient), Side::Requests);
     }
 
     #[test]
