@@ -78,7 +78,7 @@ def run_one(binary, corpus, path, timeout):
         elif kind == "http":
             h = event["http"]
             if h.get("url") is not None:
-                names.add(("http", (text(h.get("hostname")) or "", text(h["url"]))))
+                names.add(("http", (host(text(h.get("hostname")) or ""), text(h["url"]))))
     result["tcp"], result["udp"] = tcp, udp
     result["names"] = names
     return result
@@ -89,6 +89,14 @@ def text(value):
     if isinstance(value, dict):
         return base64.b64decode(value["bytes"]).decode("latin-1")
     return value
+
+
+def host(value):
+    """An HTTP host as both sides can be compared: lower case, without a port (our
+    http.hostname drops it, as Suricata's does; tshark's http.host keeps what was sent)."""
+    value = value.lower()
+    m = re.fullmatch(r"(\[.*\]|[^:]*):\d*", value)
+    return m.group(1) if m else value
 
 
 def dns_name(name, ours):
@@ -140,7 +148,7 @@ def truth_names(corpus, path, with_http):
                 requests = extra.split("\x1f")
                 for i, request in enumerate(requests):
                     target = request.split(" ", 1)[1] if " " in request else ""
-                    names.add(("http", (hosts[i] if i < len(hosts) else "", target)))
+                    names.add(("http", (host(hosts[i]) if i < len(hosts) else "", target)))
     return names
 
 

@@ -72,6 +72,15 @@ struct Limits {
     /// Addresses remembered from DNS answers to name later flows.
     #[arg(long, default_value_t = 200_000)]
     max_dns_names: usize,
+    /// Bytes an HTTP head (request or status line and headers) may take.
+    #[arg(long, default_value_t = 64 << 10)]
+    max_http_head: usize,
+    /// Headers kept per HTTP head (at most 128).
+    #[arg(long, default_value_t = 100)]
+    max_http_headers: usize,
+    /// Decoded bytes kept per HTTP body; decompression stops there (bombs included).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_http_body: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -105,6 +114,9 @@ fn config(limits: &Limits) -> Config {
     c.decoder.frag_max_bytes = limits.frag_buffer_total;
     c.protocols.tls_handshake_max = limits.max_tls_handshake;
     c.protocols.dns_names_max = limits.max_dns_names;
+    c.protocols.http.max_head = limits.max_http_head;
+    c.protocols.http.max_headers = limits.max_http_headers;
+    c.protocols.http.max_body = limits.max_http_body;
     c
 }
 

@@ -169,7 +169,7 @@ fn radiotap(frame: &[u8]) -> LinkResult<'_> {
 
 /// An IEEE 802.11 frame: only data frames carry IP, after the MAC header and an LLC/SNAP
 /// header. `pad` says the MAC header is padded to a multiple of 4 bytes (radiotap's flag).
-fn ieee80211(frame: &[u8], pad: bool) -> LinkResult<'_> {
+pub(crate) fn ieee80211(frame: &[u8], pad: bool) -> LinkResult<'_> {
     let [fc0, fc1, ..] = *frame else {
         return Err(Counter::TruncatedLinkHeader);
     };

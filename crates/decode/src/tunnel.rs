@@ -42,6 +42,8 @@ pub(crate) fn gre(d: &[u8]) -> Option<(Net, &[u8])> {
             let o = rest.get(11)? & 1;
             link::ethernet(rest.get(12 + 8 * usize::from(o)..)?, 0)
         }
+        // Aruba access points tunnel their clients' 802.11 frames to the controller.
+        0x8200..=0x82ff => link::ieee80211(rest, false),
         _ => link::ethertype(proto, rest, 0),
     };
     inner.ok()

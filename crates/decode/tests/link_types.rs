@@ -163,3 +163,16 @@ fn hostile_pktap_headers_are_counted() {
     assert_eq!(got, ["None", "None"]);
     assert_eq!(c.get(Counter::TruncatedLinkHeader), 2);
 }
+
+#[test]
+fn aruba_gre_carries_802_11() {
+    // tshark 4.0: the A-MSDU's first subframe is TCP 157.240.18.16:443 -> 149.159.130.184:49392.
+    let (_, got, c) = decode_all("zeek__tunnels__gre-aruba-amsdu.pcap");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].starts_with("157.240.18.16 443 > 149.159.130.184 49392 6 gre "), "{}", got[0]);
+    assert_eq!(c.get(Counter::NonIpFrame), 0);
+    // CCMP-protected frames cannot be read: the GRE packet itself is what is left, as tshark
+    // shows it.
+    let (_, got, _) = decode_all("zeek__tunnels__gre-aruba-ccmp.pcap");
+    assert_eq!(got, ["10.226.22.9 - > 10.102.16.111 - 47 - 300"; 2]);
+}

@@ -154,8 +154,11 @@ impl FlowHandler for Handler<'_> {
         };
         match payload {
             Payload::Datagram { bytes, .. } => dissector.datagram(dir, bytes, &mut cx),
-            Payload::Stream(Chunk::Data { bytes, .. }) => dissector.stream(dir, Some(&bytes[skip..]), &mut cx),
-            Payload::Stream(Chunk::Gap { .. }) => dissector.stream(dir, None, &mut cx),
+            Payload::Stream(Chunk::Data { bytes, offset, frame }) => {
+                let chunk = Chunk::Data { bytes: &bytes[skip..], offset: offset + skip as u64, frame };
+                dissector.stream(dir, chunk, &mut cx)
+            }
+            Payload::Stream(gap) => dissector.stream(dir, gap, &mut cx),
         }
         if !self.scratch.is_empty() {
             self.flush_scratch(flow);

@@ -109,6 +109,22 @@ counters! {
     TlsHandshakeCap = (Cap, "tls_handshake_buffer"),
     /// Streams that turned to TLS after a cleartext start (STARTTLS, CONNECT, SOCKS, PROXY).
     TlsAfterCleartext = (Anomaly, "tls_after_cleartext"),
+    /// QUIC connections whose CRYPTO data outgrew its buffer (the hello may be lost).
+    QuicCryptoCap = (Cap, "quic_crypto_buffer"),
+    /// QUIC connections whose client Initials never decrypted (no hello read).
+    QuicUndecryptable = (Anomaly, "quic_undecryptable"),
+    /// HTTP heads longer than `--max-http-head` (dropped; parsing resynchronised after them).
+    HttpHeadCap = (Cap, "http_head"),
+    /// HTTP heads with more headers than `--max-http-headers` (the rest were not kept).
+    HttpHeaderCountCap = (Cap, "http_header_count"),
+    /// HTTP bodies cut at `--max-http-body` decoded bytes (decompression bombs stop here).
+    HttpBodyCap = (Cap, "http_body"),
+    /// HTTP bodies whose Content-Encoding could not be undone.
+    HttpDecodeError = (Anomaly, "http_decode_error"),
+    /// Stretches of non-HTTP bytes, or broken chunked framing, inside HTTP streams.
+    HttpJunk = (Anomaly, "http_junk"),
+    /// HTTP responses that answered no request seen (a capture starting mid-connection).
+    HttpUnmatchedResponse = (Anomaly, "http_unmatched_response"),
 
     // --- capture files -----------------------------------------------------------------------
     /// Capture files that ended in the middle of a record.

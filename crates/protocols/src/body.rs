@@ -661,11 +661,12 @@ impl Decoder {
         }
         let n = self.layers.len();
         let mut mids = std::mem::take(&mut self.mids);
+        let mut stop = false;
         for i in 0..n {
             if self.ended[i] {
                 // A finished stream: what follows it is ignored (trailing garbage).
                 if i == 0 {
-                    self.done = true;
+                    stop = true;
                 }
                 break;
             }
@@ -680,22 +681,22 @@ impl Decoder {
             if i > 0 {
                 before[i - 1].clear();
             }
+            // A layer that stops (limit, corrupt data) still hands what it produced before
+            // to the next one: the output must not depend on how the input was cut.
             match step {
                 Step::More => {}
                 Step::End => self.ended[i] = true,
                 Step::Full => {
                     self.outcome.truncated = true;
-                    self.done = true;
+                    stop = true;
                 }
                 Step::Error => {
                     self.outcome.error = true;
-                    self.done = true;
+                    stop = true;
                 }
             }
-            if self.done {
-                break;
-            }
         }
+        self.done |= stop;
         for m in &mut mids {
             m.clear();
         }
@@ -979,6 +980,23 @@ mod tests {
         // Unsupported codings pass through too, flagged.
         let (out, o) = dec("compress", b"abc", 100);
         assert_eq!((out.as_slice(), o.error), (&b"abc"[..], true));
+    }
+
+    #[test]
+    fn stacked_output_before_an_outer_error_is_kept() {
+        // Regression (fuzz, http_body): a stacked body whose outer layer breaks after it has
+        // produced the inner stream. Decoded in one push, what the outer layer produced in
+        // that push was dropped with the error; in pieces it was decoded. Here "gzip, deflate":
+        // raw deflate of the gzip stream, sync-flushed, then a block of the reserved type.
+        let t = text();
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&gzip(&t[..200])).unwrap();
+        e.flush().unwrap();
+        let mut z = e.get_ref().clone();
+        z.extend([0x07, 0xff]);
+        let (out, o) = dec("gzip, deflate", &z, 1 << 20);
+        assert!(o.error, "{o:?}");
+        assert_eq!(out, t[..200]);
     }
 
     #[test]

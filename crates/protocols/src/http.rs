@@ -579,14 +579,9 @@ impl HttpStream {
         // Blank lines between messages (after a body, some clients add a CRLF) are skipped.
         let Some(skip) = rest.iter().position(|&b| b != b'\r' && b != b'\n') else { return rest.len() };
         let s = &rest[skip..];
-        if self.side == Side::Requests && s.starts_with(b"PRI * HTTP/2") {
-            out(HttpEvent::Tunnel { rest: s });
-            self.state = State::Tunnel;
-            return rest.len();
-        }
         match start_check(self.side, s, resync) {
             Check::No => {
-                self.not_http(s, resync, out);
+                self.not_http(s, s.starts_with(H2_PREFACE), resync, out);
                 skip
             }
             Check::Maybe => {
@@ -634,10 +629,12 @@ impl HttpStream {
         self.state = if self.datagram { State::Done } else { State::Resync { line_start } };
     }
 
-    /// Bytes that do not start a message: a tunnel after CONNECT or Upgrade, else junk.
-    fn not_http(&mut self, s: &[u8], resync: bool, out: &mut impl FnMut(HttpEvent<'_>)) {
+    /// Bytes that do not start a message: a tunnel after CONNECT or Upgrade or at an HTTP/2
+    /// preface (`h2`), else junk. `s` is what follows in the chunk.
+    fn not_http(&mut self, s: &[u8], h2: bool, resync: bool, out: &mut impl FnMut(HttpEvent<'_>)) {
         self.head.clear();
-        if self.maybe_tunnel {
+        let h2 = h2 && self.side == Side::Requests && !resync;
+        if self.maybe_tunnel || h2 {
             out(HttpEvent::Tunnel { rest: s });
             self.state = State::Tunnel;
         } else if self.datagram {
@@ -673,7 +670,8 @@ impl HttpStream {
                 Check::Maybe => {}
                 Check::Yes => self.state = State::Head { verified: true, resync },
                 Check::No => {
-                    self.not_http(&rest[take..], resync, out);
+                    let h2 = self.head.starts_with(H2_PREFACE);
+                    self.not_http(&rest[take..], h2, resync, out);
                     if self.state == (State::Resync { line_start: false }) && nl.is_some() {
                         self.state = State::Resync { line_start: true };
                     }
@@ -1203,10 +1201,14 @@ fn start_check(side: Side, b: &[u8], strict: bool) -> Check {
     let line_end = find_byte(b'\n', b);
     let line = &b[..line_end.unwrap_or(b.len())];
     if line_end.is_some() {
-        let ok = match side {
-            Side::Requests => parse_request_line(line, !strict).is_some(),
-            Side::Responses => parse_status_line(line).is_some(),
-        };
+        // Control bytes are refused in complete lines as in incomplete ones, so that where
+        // a chunk ends cannot change the answer.
+        let ok = !line.iter().any(|&c| is_control(c))
+            && (side != Side::Requests || !line.starts_with(H2_PREFACE))
+            && match side {
+                Side::Requests => parse_request_line(line, !strict).is_some(),
+                Side::Responses => parse_status_line(line).is_some(),
+            };
         return if ok { Check::Yes } else { Check::No };
     }
     // An incomplete line: is it a plausible prefix?
@@ -1243,6 +1245,10 @@ fn parse_version(v: &[u8]) -> Option<Version> {
         _ => None,
     }
 }
+
+/// How an HTTP/2 connection with prior knowledge starts (RFC 9113 §3.4): not HTTP/1, a
+/// tunnel.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2";
 
 /// Methods accepted on a request line without a version (see [`start_check`]).
 const SIMPLE_METHODS: [&[u8]; 9] =
@@ -2224,8 +2230,25 @@ mod tests {
 
     #[test]
     fn http2_preface_is_a_tunnel() {
-        let ev = run(Side::Requests, &[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00"]);
+        let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00";
+        let ev = run(Side::Requests, &[preface]);
         assert!(matches!(&ev[..], [Ev::Tunnel(rest)] if rest.starts_with(b"PRI")), "{ev:?}");
+        // Regression (fuzz, http_stream): cut inside the preface's first line, it was read as
+        // an HTTP/1 request line.
+        for i in 1..14 {
+            let ev = run(Side::Requests, &[&preface[..i], &preface[i..]]);
+            assert!(matches!(&ev[..], [Ev::Tunnel(_)]), "split at {i}: {ev:?}");
+        }
+    }
+
+    #[test]
+    fn http2_preface_on_the_response_side_is_junk() {
+        // Regression (fuzz, http_stream): the preface made a tunnel on the response side too,
+        // but only when it came whole.
+        let (ev, stats) = run_with(Side::Responses, Limits::default(), &[b"PRI * HTTP/2.0\r\n"]);
+        assert!(ev.is_empty() && stats.junk == 1);
+        let (ev, stats) = run_with(Side::Responses, Limits::default(), &[b"PR", b"I * HTTP/2.0\r\n"]);
+        assert!(ev.is_empty() && stats.junk == 1);
     }
 
     #[test]
@@ -2353,6 +2376,18 @@ mod tests {
         assert_eq!(c.side(Direction::ToServer), Side::Requests);
         c.push(Direction::ToClient, b"POST / HTTP/1.1\r\n\r\n", |_, _| {});
         assert_eq!(c.side(Direction::ToClient), Side::Requests);
+    }
+
+    #[test]
+    fn control_bytes_refuse_a_start_line_wherever_the_chunk_ends() {
+        // Regression (fuzz, http_stream): a status line with control bytes in its reason was
+        // accepted when it came whole and refused when cut before its end.
+        let line = b"HTTP/1.1 405 Not \x18\x07Allowed\r\nContent-Length: 0\r\n\r\n";
+        let whole = run(Side::Responses, &[line]);
+        for i in 0..line.len() {
+            assert_eq!(run(Side::Responses, &[&line[..i], &line[i..]]), whole, "split at {i}");
+        }
+        assert!(whole.is_empty());
     }
 
     #[test]

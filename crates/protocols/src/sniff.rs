@@ -27,7 +27,8 @@ pub fn app_proto(carrier: Carrier, payload: &[u8], ports: (u16, u16)) -> Option<
             }
         }
         Carrier::Udp => {
-            if (is_dns_port(ports) && is_dns_on_its_port(payload)) || (is_dns_header(payload) && is_clean_dns(payload)) {
+            if (is_dns_port(ports) && is_dns_on_its_port(payload)) || (is_dns_header(payload) && is_clean_dns(payload))
+            {
                 // NetBIOS name service shares DNS's format but not its names (they are
                 // half-byte encoded), so it is not DNS to a reader.
                 if ports.0 == 137 || ports.1 == 137 { Some("nbns") } else { Some("dns") }
@@ -108,13 +109,10 @@ fn is_dns_tcp(p: &[u8], ports: (u16, u16)) -> bool {
     (ports.0 == 53 || ports.1 == 53) && p.len() >= 14 && is_dns_header(&p[2..])
 }
 
-/// QUIC long header (RFC 8999 invariants) with a known version: v1, v2, drafts, Google QUIC.
+/// A QUIC datagram whose version `quic` can read a hello from: IETF long headers (v1, v2,
+/// drafts, mvfst) and Google QUIC's (long or public header).
 fn is_quic_long_header(p: &[u8]) -> bool {
-    if p.len() < 7 || p[0] & 0x80 == 0 {
-        return false;
-    }
-    let v = u32::from_be_bytes([p[1], p[2], p[3], p[4]]);
-    matches!(v, 0x0000_0001 | 0x6b33_43cf) || v >> 8 == 0xff_0000 || (v >> 24 == b'Q' as u32 && p[0] & 0x40 != 0)
+    crate::quic::datagram_version(p).is_some()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use phonehome_flow::tcp::Chunk;
 use phonehome_model::Direction;
 use phonehome_model::event::{DnsAnswer, DnsQuery, DnsRecord, EventBody};
 use phonehome_model::text::WireText;
@@ -33,13 +34,13 @@ impl DnsStream {
 }
 
 impl Dissector for DnsStream {
-    fn stream(&mut self, dir: Direction, bytes: Option<&[u8]>, cx: &mut Context<'_>) {
+    fn stream(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Context<'_>) {
         let framer = &mut self.0[dir.index()];
-        match bytes {
-            Some(b) => {
-                framer.push(b, |msg| cx.out.extend(dns_event(msg, cx.names)));
+        match chunk {
+            Chunk::Data { bytes, .. } => {
+                framer.push(bytes, |msg| cx.out.extend(dns_event(msg, cx.names)));
             }
-            None => framer.gap(),
+            Chunk::Gap { .. } => framer.gap(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod http;
 mod quic;
 mod tls;
 
+use phonehome_flow::tcp::Chunk;
 use phonehome_model::event::EventBody;
 use phonehome_model::text::WireText;
 use phonehome_model::{Counters, Direction};
@@ -26,11 +27,17 @@ pub struct ProtocolLimits {
     pub tls_handshake_max: usize,
     /// Addresses remembered from DNS answers to name later flows.
     pub dns_names_max: usize,
+    /// The HTTP parser's caps (head size, header count, decoded body size).
+    pub http: phonehome_protocols::http::Limits,
 }
 
 impl Default for ProtocolLimits {
     fn default() -> Self {
-        ProtocolLimits { tls_handshake_max: phonehome_protocols::tls::DEFAULT_CAP, dns_names_max: 200_000 }
+        ProtocolLimits {
+            tls_handshake_max: phonehome_protocols::tls::DEFAULT_CAP,
+            dns_names_max: 200_000,
+            http: phonehome_protocols::http::Limits::default(),
+        }
     }
 }
 
@@ -47,18 +54,23 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Sets the flow's server name unless one is known already: the first name a flow
-    /// reveals is the one its client asked for.
+    /// Sets the flow's server name, unless one as good is known already. A server name
+    /// (TLS or QUIC SNI) beats an HTTP Host, since a proxy's CONNECT or a front end's Host
+    /// may name a hop rather than the server the TLS session is with; among equals the first
+    /// wins, as the first name a flow reveals is the one its client asked for.
     pub(crate) fn name(&mut self, name: WireText, source: &'static str) {
-        self.hostname.get_or_insert((name, source));
+        let rank = |s: &str| if s == "sni" { 2 } else { 1 };
+        if self.hostname.as_ref().is_none_or(|(_, old)| rank(source) > rank(old)) {
+            *self.hostname = Some((name, source));
+        }
     }
 }
 
 /// Per-flow protocol state.
 pub(crate) trait Dissector {
-    /// Stream bytes in order, or `None` for a hole.
-    fn stream(&mut self, dir: Direction, bytes: Option<&[u8]>, cx: &mut Context<'_>) {
-        let _ = (dir, bytes, cx);
+    /// Stream bytes in order, or a hole.
+    fn stream(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Context<'_>) {
+        let _ = (dir, chunk, cx);
     }
 
     /// One datagram.
@@ -84,7 +96,7 @@ pub(crate) fn for_flow(app_proto: &str, carrier: Carrier, limits: &ProtocolLimit
         ("dns", Carrier::Udp) => Some(Box::new(dns::DnsDatagrams)),
         ("tls", Carrier::TcpStream) => Some(Box::new(tls::TlsDissector::new(limits))),
         ("quic", Carrier::Udp) => Some(Box::new(quic::QuicDissector::new())),
-        ("http", _) => Some(Box::new(http::HttpDissector::new())),
+        ("http", _) => Some(Box::new(http::HttpDissector::new(limits))),
         _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! TLS over TCP: the ClientHello and ServerHello, however they are split across records and
 //! segments.
 
+use phonehome_flow::tcp::Chunk;
 use phonehome_model::event::{EventBody, TlsRecord};
 use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Direction};
@@ -26,14 +27,14 @@ impl TlsDissector {
 }
 
 impl Dissector for TlsDissector {
-    fn stream(&mut self, dir: Direction, bytes: Option<&[u8]>, cx: &mut Context<'_>) {
+    fn stream(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Context<'_>) {
         let a = &mut self.assemblers[dir.index()];
         if a.is_done() {
             return;
         }
-        match bytes {
-            Some(b) => a.push(b),
-            None => a.gap(),
+        match chunk {
+            Chunk::Data { bytes, .. } => a.push(bytes),
+            Chunk::Gap { .. } => a.gap(),
         }
         while let Some(m) = a.next_message() {
             match (m.msg_type, dir) {

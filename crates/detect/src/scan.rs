@@ -1,0 +1,935 @@
+//! The scanner: one pass over each text finds every declared value in every form, plus the
+//! undeclared identifiers.
+//!
+//! # How the one pass is fast
+//!
+//! All forms of all declared values (thousands of byte strings for 50 values) are the patterns
+//! of ONE Aho-Corasick automaton. With that many patterns, `aho-corasick` has no usable
+//! prefilter and walks its automaton at every byte (about 1 GB/s, less once the automaton
+//! outgrows the cache). We put a sampling filter in front of it:
+//!
+//! * every pattern is at least `L` bytes long (6 or more: shorter forms are not searched);
+//! * we look at the text only at positions `j = 0, s, 2s, ...` with stride `s = L - 3`, reading
+//!   the 4 bytes at `j` (ASCII-case-folded) and testing one bit of a bitmap;
+//! * the bitmap holds the 4-byte grams at offsets `0..s` of every pattern. An occurrence that
+//!   starts at `i` covers exactly one sampled position `j` in `i..i+s`, and the gram there is
+//!   the pattern's gram at offset `j - i < s`, which is in the bitmap: no occurrence is missed;
+//! * when the bit is set, the automaton is run *anchored* at the `s` possible starts `j-s+1..=j`
+//!   (each start position is tried by exactly one probe, so nothing is reported twice).
+//!
+//! On text that holds none of the values, this is one 4-byte load, a multiply and a bit test
+//! per `s` bytes, a few GB/s; see `benches/scan.rs` and docs/DETECTION.md.
+//!
+//! Case-insensitive forms (e-mail, hex ids, MACs, names) are handled by building the automaton
+//! ASCII-case-insensitive and checking the exact bytes of the case-sensitive forms (base64,
+//! digests, custom values) after a match; forms that fold to the same bytes share one pattern
+//! and are told apart by that check. (The alternative, case variants as separate patterns in a
+//! case-sensitive automaton, is [`Options::case_fold`]` = false`; it was not faster, see
+//! docs/DETECTION.md, and misses mixed-case spellings.)
+//!
+//! # Pre-passes
+//!
+//! URL-ish text (URL, cookie, header, body) that holds a `%XX` escape or a `+` is
+//! percent-decoded and scanned again, and once more if the decoded text still holds escapes
+//! (double encoding); text with a backslash (body, payload) is JSON-unescaped and scanned again.
+//! A finding in decoded text is kept only if its span held an escape (otherwise the raw scan
+//! already found it), its encoding is wrapped (`url`, `url(base64)`, `json(md5)`), and its
+//! offset and length are mapped back exactly into the raw text through the decoder's offset map.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
+use serde::Serialize;
+
+use crate::encode;
+use crate::forms::{self, Form};
+use crate::kind::Kind;
+use crate::profile::{self, Profile};
+
+/// Scanner settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Put the matched values into findings (`value`, and unredacted excerpts). Off by default:
+    /// reports are shared, the values are personal.
+    pub show_values: bool,
+    /// Bytes of context on each side of a match in `excerpt`.
+    pub excerpt_context: usize,
+    /// At most this many findings per [`Scanner::scan`] call; the rest are counted as dropped.
+    pub max_findings_per_call: usize,
+    /// At most this many findings per [`StreamScanner`] (whole stream).
+    pub max_findings_per_stream: usize,
+    /// Run the undeclared-identifier detectors (key-hinted IMEI, MAC, e-mail...).
+    pub undeclared: bool,
+    /// Declared locations match coordinates within this many degrees (0.001° ≈ 111 m).
+    pub location_tolerance_deg: f64,
+    /// Decoding pre-passes stop after this many output bytes.
+    pub max_decoded_len: usize,
+    /// Shortest form searched, in bytes (at least 6). The sampling filter reads the text every
+    /// `min_form_len - 3` bytes, so 8 (the default) scans about twice as fast as 6; with 8, the
+    /// only forms skipped for typical profiles are a MAC's 6 raw bytes and the 7-character
+    /// base64 fragments of them, and values of 6-7 characters are found only encoded or hashed.
+    pub min_form_len: usize,
+    /// One ASCII-case-insensitive automaton (true, default) or case variants as separate
+    /// patterns in a case-sensitive one (false); kept for the benchmark comparison.
+    pub case_fold: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            show_values: false,
+            excerpt_context: 24,
+            max_findings_per_call: 64,
+            max_findings_per_stream: 256,
+            undeclared: true,
+            location_tolerance_deg: 0.001,
+            max_decoded_len: 1 << 20,
+            min_form_len: 8,
+            case_fold: true,
+        }
+    }
+}
+
+/// Where the scanned text came from; decides the pre-passes and is copied into findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location<'a> {
+    /// An HTTP request URL (path and query).
+    Url,
+    /// One HTTP header's value; the name is the key for undeclared detection. Pass cookies as
+    /// [`Location::Cookie`] instead.
+    Header(&'a str),
+    /// A `Cookie` or `Set-Cookie` value (`a=b; c=d`).
+    Cookie,
+    /// A (decoded) message body.
+    Body,
+    /// Raw TCP/UDP payload.
+    Payload,
+    /// A DNS query name.
+    Dns,
+    /// A TLS or QUIC server name.
+    Sni,
+}
+
+impl Location<'_> {
+    /// The name in findings: `url`, `header:NAME`, `cookie`, `body`, `payload`, `dns`, `sni`.
+    pub fn render(&self) -> String {
+        match self {
+            Location::Url => "url".into(),
+            Location::Header(n) => format!("header:{n}"),
+            Location::Cookie => "cookie".into(),
+            Location::Body => "body".into(),
+            Location::Payload => "payload".into(),
+            Location::Dns => "dns".into(),
+            Location::Sni => "sni".into(),
+        }
+    }
+
+    fn percent_decodes(&self) -> bool {
+        matches!(self, Location::Url | Location::Header(_) | Location::Cookie | Location::Body)
+    }
+
+    fn json_decodes(&self) -> bool {
+        matches!(self, Location::Body | Location::Payload)
+    }
+
+    fn header(&self) -> Option<&str> {
+        match self {
+            Location::Header(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// How sure a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Shape only (a key-less MAC, a role e-mail address).
+    Low,
+    /// Validated under a generic key, a key-less e-mail, or a short declared form.
+    Medium,
+    /// A declared value, or a validated value under a specific key.
+    High,
+}
+
+/// An identifier found in a text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// What was found.
+    pub kind: Kind,
+    /// The declared id's label, if it has one.
+    pub label: Option<String>,
+    /// Whether the value was declared in the profile (false: found by key and validation).
+    pub declared: bool,
+    /// How the value was disguised: `plain`, `url`, `hex(upper)`, `base64(md5)`, ...
+    pub encoding: String,
+    /// For declared values: the canonical form that was encoded (`e164`, `colon-lower`...).
+    pub form: Option<String>,
+    /// For undeclared values: the key it was sent under, if any (`_android_id`).
+    pub key: Option<String>,
+    /// Where, as given by the caller: `url`, `header:NAME`, `cookie`, `body`, `payload`, ...
+    pub location: String,
+    /// How sure.
+    pub confidence: Confidence,
+    /// Byte offset of the match in the scanned text (in the stream, for [`StreamScanner`]).
+    pub offset: usize,
+    /// Byte length of the match in the scanned text.
+    pub len: usize,
+    /// The text around the match, non-printable bytes as `\xNN`, every identifier in it
+    /// replaced by `[kind]` or `[kind/label]` unless [`Options::show_values`].
+    pub excerpt: String,
+    /// The matched bytes (lossy UTF-8), only with [`Options::show_values`].
+    pub value: Option<String>,
+}
+
+/// Counts of one [`Scanner::scan`] call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Findings appended to `out`.
+    pub findings: usize,
+    /// Findings dropped by [`Options::max_findings_per_call`].
+    pub dropped: usize,
+}
+
+/// A match before it becomes a [`Finding`]; spans are in the scanned text.
+#[derive(Debug, Clone)]
+pub(crate) struct Hit {
+    pub start: usize,
+    pub end: usize,
+    pub kind: Kind,
+    /// Declared id index.
+    pub id: Option<usize>,
+    pub encoding: String,
+    pub form: Option<&'static str>,
+    pub key: Option<String>,
+    pub confidence: Confidence,
+}
+
+impl Hit {
+    pub(crate) fn undeclared(
+        kind: Kind,
+        start: usize,
+        end: usize,
+        encoding: &str,
+        key: Option<String>,
+        confidence: Confidence,
+    ) -> Hit {
+        Hit { start, end, kind, id: None, encoding: encoding.to_string(), form: None, key, confidence }
+    }
+}
+
+/// One form behind an automaton pattern.
+#[derive(Debug)]
+struct Member {
+    id: usize,
+    encoding: Box<str>,
+    form: &'static str,
+    /// The exact bytes, for case-sensitive forms in a case-folding automaton.
+    exact: Option<Box<[u8]>>,
+    digit_boundary: bool,
+    confidence: Confidence,
+}
+
+/// The sampling filter in front of the automaton (see the module docs): two bitmaps of the
+/// pattern grams under two hash functions (a Bloom filter with k = 2). The first is tested at
+/// every probe; the second only when the first says yes, which cuts the automaton runs on
+/// random bytes a hundredfold for the price of one more load on 1% of probes.
+#[derive(Debug)]
+struct Filter {
+    bits: Vec<u64>,
+    bits2: Vec<u64>,
+    /// First 4 bytes (folded) of every pattern, hashed into 2^16 bits: tells which of the
+    /// `stride` candidate starts of a probe hit can start a pattern at all.
+    starts: Vec<u64>,
+    shift: u32,
+    stride: usize,
+}
+
+impl Filter {
+    fn new(keys: &[Vec<u8>], min_len: usize) -> Filter {
+        let stride = (min_len - 3).clamp(1, 16);
+        let grams = keys.len() * stride;
+        // About 1% of bits set: 64 bits per gram, between 4 KiB and 2 MiB per bitmap.
+        let log2 = (grams * 64).next_power_of_two().trailing_zeros().clamp(15, 24);
+        let words = (1usize << log2) / 64;
+        let mut f =
+            Filter { bits: vec![0; words], bits2: vec![0; words], starts: vec![0; 1024], shift: 32 - log2, stride };
+        for k in keys {
+            let h = start_hash(gram(k, 0));
+            f.starts[h >> 6] |= 1 << (h & 63);
+            for off in 0..stride {
+                let g = gram(k, off);
+                let h = f.hash(g, HASH_MUL);
+                f.bits[h >> 6] |= 1 << (h & 63);
+                let h = f.hash(g, HASH_MUL2);
+                f.bits2[h >> 6] |= 1 << (h & 63);
+            }
+        }
+        f
+    }
+
+    #[inline(always)]
+    fn hash(&self, g: u32, mul: u32) -> usize {
+        ((g | FOLD).wrapping_mul(mul) >> self.shift) as usize
+    }
+
+    #[inline(always)]
+    fn test(&self, g: u32) -> bool {
+        let h = self.hash(g, HASH_MUL);
+        self.bits[h >> 6] & (1 << (h & 63)) != 0 && self.test2(g)
+    }
+
+    #[inline(always)]
+    fn may_start(&self, g: u32) -> bool {
+        let h = start_hash(g);
+        self.starts[h >> 6] & (1 << (h & 63)) != 0
+    }
+
+    #[inline(always)]
+    fn test2(&self, g: u32) -> bool {
+        let h = self.hash(g, HASH_MUL2);
+        self.bits2[h >> 6] & (1 << (h & 63)) != 0
+    }
+}
+
+/// ORed into every gram: ASCII letters fold to lower case (other bytes fold too, harmlessly:
+/// the automaton decides).
+const FOLD: u32 = 0x2020_2020;
+/// Multiplicative hashing (Knuth): the top bits of `gram * HASH_MUL` index the first bitmap,
+/// those of `gram * HASH_MUL2` (another odd constant) the second.
+const HASH_MUL: u32 = 0x9E37_79B1;
+const HASH_MUL2: u32 = 0x85EB_CA77;
+
+#[inline(always)]
+fn start_hash(g: u32) -> usize {
+    ((g | FOLD).wrapping_mul(HASH_MUL2) >> 16) as usize
+}
+
+#[inline(always)]
+fn gram(t: &[u8], j: usize) -> u32 {
+    u32::from_le_bytes([t[j], t[j + 1], t[j + 2], t[j + 3]])
+}
+
+/// A declared location.
+#[derive(Debug)]
+struct Geo {
+    id: usize,
+    lat: f64,
+    lon: f64,
+}
+
+/// Finds declared and undeclared identifiers; build once, share (`&self`) across flows and
+/// threads.
+#[derive(Debug)]
+pub struct Scanner {
+    opts: Options,
+    ids: Vec<(Kind, Option<String>)>,
+    ac: Option<AhoCorasick>,
+    groups: Vec<Vec<Member>>,
+    filter: Option<Filter>,
+    geos: Vec<Geo>,
+    /// Absolute integer parts a declared coordinate can have within the tolerance.
+    geo_ints: Vec<u32>,
+    region: Option<phonenumber::country::Id>,
+    max_pattern_len: usize,
+    patterns: usize,
+}
+
+impl Scanner {
+    /// Builds the automaton for every form of every declared value (milliseconds for a
+    /// profile of 50 values; the patterns take a few MB).
+    pub fn new(profile: &Profile, opts: &Options) -> Scanner {
+        let mut all: Vec<Form> = forms::forms(profile, opts.min_form_len);
+        if !opts.case_fold {
+            all = case_variants(all);
+        }
+        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        let mut groups: Vec<Vec<Member>> = Vec::new();
+        for f in all {
+            let key = if opts.case_fold { f.bytes.to_ascii_lowercase() } else { f.bytes.clone() };
+            let g = *index.entry(key.clone()).or_insert_with(|| {
+                keys.push(key);
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            let exact = (opts.case_fold && !f.case_insensitive).then(|| f.bytes.clone().into_boxed_slice());
+            let confidence = if f.bytes.len() < 8 { Confidence::Medium } else { Confidence::High };
+            let member = Member {
+                id: f.id,
+                encoding: f.encoding.into_boxed_str(),
+                form: f.form,
+                exact,
+                digit_boundary: f.digit_boundary,
+                confidence,
+            };
+            // The same bytes from the same id twice (two forms that coincide) are one member.
+            if !groups[g].iter().any(|m| m.id == member.id && m.exact == member.exact) {
+                groups[g].push(member);
+            }
+        }
+        let min_len = keys.iter().map(Vec::len).min().unwrap_or(profile::MIN_VALUE_LEN);
+        let max_pattern_len = keys.iter().map(Vec::len).max().unwrap_or(0);
+        let (ac, filter) = if keys.is_empty() {
+            (None, None)
+        } else {
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .start_kind(StartKind::Anchored)
+                .ascii_case_insensitive(opts.case_fold)
+                .build(&keys)
+                .expect("patterns are short and few enough for aho-corasick");
+            (Some(ac), Some(Filter::new(&keys, min_len)))
+        };
+        let geos: Vec<Geo> = profile
+            .ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| id.kind == Kind::Location)
+            .filter_map(|(i, id)| profile::parse_location(&id.value).map(|(lat, lon)| Geo { id: i, lat, lon }))
+            .collect();
+        let tol = opts.location_tolerance_deg.abs();
+        let mut geo_ints: Vec<u32> = geos
+            .iter()
+            .flat_map(|g| [g.lat - tol, g.lat + tol, g.lon - tol, g.lon + tol])
+            .map(|v| v.abs().trunc() as u32)
+            .chain(geos.iter().flat_map(|g| [g.lat.abs().trunc() as u32, g.lon.abs().trunc() as u32]))
+            .collect();
+        geo_ints.sort_unstable();
+        geo_ints.dedup();
+        Scanner {
+            opts: opts.clone(),
+            geo_ints,
+            ids: profile.ids.iter().map(|i| (i.kind, i.label.clone())).collect(),
+            patterns: keys.len(),
+            ac,
+            groups,
+            filter,
+            geos,
+            region: profile.phone_region(),
+            max_pattern_len,
+        }
+    }
+
+    /// Number of automaton patterns (distinct forms after case folding).
+    pub fn pattern_count(&self) -> usize {
+        self.patterns
+    }
+
+    /// Length of the longest pattern: a stream must carry this many bytes minus one across
+    /// chunk boundaries ([`StreamScanner`] does).
+    pub fn max_pattern_len(&self) -> usize {
+        self.max_pattern_len
+    }
+
+    #[doc(hidden)]
+    pub fn debug_filter(&self, text: &[u8]) -> String {
+        let Some(f) = &self.filter else { return String::new() };
+        let mut hits = 0;
+        let mut probes = 0;
+        let mut j = 0;
+        while j + 4 <= text.len() {
+            probes += 1;
+            if f.test(gram(text, j)) {
+                hits += 1;
+            }
+            j += f.stride;
+        }
+        let t = std::time::Instant::now();
+        let mut v = Vec::new();
+        for _ in 0..100 {
+            v.clear();
+            self.find_declared(text, &mut v);
+        }
+        let fd = t.elapsed() / 100;
+        let t = std::time::Instant::now();
+        for _ in 0..100 {
+            v.clear();
+            self.find_locations(text, &mut v);
+        }
+        let fl = t.elapsed() / 100;
+        let ac = self.ac.as_ref().unwrap();
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for i in 0..10000 {
+            if ac.find(Input::new(text).range(i..).anchored(Anchored::Yes)).is_some() {
+                n += 1;
+            }
+        }
+        let fa = t.elapsed() / 10000;
+        eprintln!("find_declared {fd:?} find_locations {fl:?} anchored {fa:?} n {n} kind {:?}", ac.kind());
+        let ones: u32 = f.bits.iter().map(|w| w.count_ones()).sum();
+        format!(
+            "stride {} bits {} density {:.4} probes {probes} hits {hits}",
+            f.stride,
+            f.bits.len() * 64,
+            ones as f64 / (f.bits.len() * 64) as f64
+        )
+    }
+
+    /// The options the scanner was built with.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Scans one text (a URL, one header value, a body, a payload chunk, a DNS name, an SNI)
+    /// and appends its findings to `out`, sorted by offset, at most
+    /// [`Options::max_findings_per_call`].
+    pub fn scan(&self, text: &[u8], location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
+        let mut hits = Vec::new();
+        self.scan_layer(text, location, &mut hits);
+        if location.percent_decodes() {
+            let trig = memchr::memchr2_iter(b'%', b'+', text);
+            for (s, e) in encode::escape_runs(text, trig, |t, i| t[i] == b'+' || encode::is_percent_escape(t, i)) {
+                self.decoded_layers(&text[s..e], s, location, &mut hits, Decoder::Percent);
+            }
+        }
+        if location.json_decodes() {
+            let trig = memchr::memchr_iter(b'\\', text);
+            for (s, e) in encode::escape_runs(text, trig, |t, i| encode::json_escape(t, i).is_some()) {
+                self.decoded_layers(&text[s..e], s, location, &mut hits, Decoder::Json);
+            }
+        }
+        let hits = finish_hits(hits);
+        let cap = self.opts.max_findings_per_call;
+        self.render(text, 0, &hits, cap, location, out)
+    }
+
+    /// All detectors over one text, hits in its coordinates.
+    fn scan_layer(&self, text: &[u8], location: Location<'_>, hits: &mut Vec<Hit>) {
+        self.find_declared(text, hits);
+        if !self.geos.is_empty() {
+            self.find_locations(text, hits);
+        }
+        if self.opts.undeclared {
+            crate::undeclared::detect(text, location.header(), self.region, hits);
+        }
+    }
+
+    /// Decodes `text` (a run of text holding escapes, at offset `base` of the scanned text;
+    /// once, then again if escapes remain, for percent encoding) and scans the result; keeps
+    /// hits whose span held an escape.
+    fn decoded_layers(&self, text: &[u8], base: usize, location: Location<'_>, hits: &mut Vec<Hit>, dec: Decoder) {
+        let cap = self.opts.max_decoded_len;
+        let (mut d1, mut m1) = (Vec::new(), Vec::new());
+        match dec {
+            Decoder::Percent => encode::percent_decode(text, &mut d1, &mut m1, cap),
+            Decoder::Json => encode::json_unescape(text, &mut d1, &mut m1, cap),
+        };
+        let d1 = &d1[..m1.len() - 1];
+        let mut layer = Vec::new();
+        self.scan_layer(d1, location, &mut layer);
+        let wrap = dec.name();
+        for mut h in layer {
+            let (rs, re) = (m1[h.start] as usize, m1[h.end] as usize);
+            if text[rs..re] == d1[h.start..h.end] {
+                continue; // no escape inside: the raw scan has it
+            }
+            h.encoding = wrap_encoding(wrap, &h.encoding);
+            (h.start, h.end) = (base + rs, base + re);
+            hits.push(h);
+        }
+        if dec == Decoder::Percent && encode::has_percent_escape(d1) {
+            let (mut d2, mut m2) = (Vec::new(), Vec::new());
+            encode::percent_decode(d1, &mut d2, &mut m2, cap);
+            let d2 = &d2[..m2.len() - 1];
+            let mut layer = Vec::new();
+            self.scan_layer(d2, location, &mut layer);
+            for mut h in layer {
+                let (s1, e1) = (m2[h.start] as usize, m2[h.end] as usize);
+                if d1[s1..e1] == d2[h.start..h.end] {
+                    continue;
+                }
+                h.encoding = wrap_encoding("url", &wrap_encoding("url", &h.encoding));
+                (h.start, h.end) = (base + m1[s1] as usize, base + m1[e1] as usize);
+                hits.push(h);
+            }
+        }
+    }
+
+    /// The sampled-filter + anchored-automaton search for declared forms.
+    fn find_declared(&self, text: &[u8], hits: &mut Vec<Hit>) {
+        let (Some(ac), Some(filter)) = (&self.ac, &self.filter) else { return };
+        if text.len() < 4 {
+            return;
+        }
+        // Locals, so that the loop keeps them in registers.
+        let (bits, shift, s) = (&filter.bits[..], filter.shift, filter.stride);
+        let last = text.len() - 4;
+        let mut next = 0usize; // starts below this are inside an earlier match
+        let mut j = 0usize;
+        while j <= last {
+            let g = u32::from_le_bytes([text[j], text[j + 1], text[j + 2], text[j + 3]]);
+            let h = ((g | FOLD).wrapping_mul(HASH_MUL) >> shift) as usize; // = filter.hash(g, HASH_MUL)
+            if bits[h >> 6] & (1 << (h & 63)) != 0 && filter.test2(g) {
+                next = self.probe_hit(ac, text, j, s, next, hits);
+            }
+            j += s;
+        }
+    }
+
+    /// Runs the automaton anchored at the `s` starts a probe at `j` stands for.
+    #[inline(never)]
+    fn probe_hit(
+        &self,
+        ac: &AhoCorasick,
+        text: &[u8],
+        j: usize,
+        s: usize,
+        mut next: usize,
+        hits: &mut Vec<Hit>,
+    ) -> usize {
+        let filter = self.filter.as_ref().expect("probe hits come from the filter");
+        let mut i = (j + 1).saturating_sub(s).max(next);
+        while i <= j {
+            if i + 4 <= text.len() && !filter.may_start(gram(text, i)) {
+                i += 1;
+                continue;
+            }
+            let input = Input::new(text).range(i..).anchored(Anchored::Yes);
+            if let Some(m) = ac.find(input)
+                && self.verify(text, m.start(), m.end(), m.pattern().as_usize(), hits)
+            {
+                next = m.end();
+                i = m.end();
+                continue;
+            }
+            i += 1;
+        }
+        next
+    }
+
+    /// Checks a pattern match against its members (exact case, digit boundaries) and records
+    /// a hit per member that holds. Returns whether any did.
+    fn verify(&self, text: &[u8], start: usize, end: usize, pattern: usize, hits: &mut Vec<Hit>) -> bool {
+        let mut any = false;
+        for m in &self.groups[pattern] {
+            if let Some(exact) = &m.exact
+                && text[start..end] != **exact
+            {
+                continue;
+            }
+            if m.digit_boundary
+                && ((start > 0 && text[start - 1].is_ascii_digit()) || text.get(end).is_some_and(u8::is_ascii_digit))
+            {
+                continue;
+            }
+            any = true;
+            hits.push(Hit {
+                start,
+                end,
+                kind: self.ids[m.id].0,
+                id: Some(m.id),
+                encoding: m.encoding.to_string(),
+                form: Some(m.form),
+                key: None,
+                confidence: m.confidence,
+            });
+        }
+        any
+    }
+
+    /// Declared locations: decimal numbers (found from their '.') within the tolerance of the
+    /// latitude and of the longitude, no more than 64 bytes apart, in either order. Any rounding
+    /// with at least two decimals matches; encoded coordinates are not searched.
+    fn find_locations(&self, text: &[u8], hits: &mut Vec<Hit>) {
+        let mut nums: Vec<(usize, usize, f64)> = Vec::new();
+        let mut skip = 0;
+        for p in memchr::memchr_iter(b'.', text) {
+            if p < skip || p == 0 || !text[p - 1].is_ascii_digit() {
+                continue;
+            }
+            let mut s = p;
+            let mut int = 0u32;
+            let mut scale = 1;
+            while s > 0 && text[s - 1].is_ascii_digit() && p - s < 3 {
+                s -= 1;
+                int += u32::from(text[s] - b'0') * scale;
+                scale *= 10;
+            }
+            if s > 0 && (text[s - 1].is_ascii_digit() || text[s - 1] == b'.') {
+                continue;
+            }
+            // Cheap reject: the integer part must be one a declared coordinate can have.
+            if !self.geo_ints.contains(&int) {
+                continue;
+            }
+            if s > 0 && text[s - 1] == b'-' {
+                s -= 1;
+            }
+            let mut e = p + 1;
+            while e < text.len() && text[e].is_ascii_digit() && e - p <= 15 {
+                e += 1;
+            }
+            skip = e;
+            if e - p < 3 || text.get(e).is_some_and(|&b| b.is_ascii_digit() || b == b'.') {
+                continue; // fewer than 2 decimals, or a version number / IP address
+            }
+            if let Some((v, _)) = crate::validate::parse_decimal(&text[s..e]) {
+                nums.push((s, e, v));
+            }
+        }
+        let tol = self.opts.location_tolerance_deg;
+        for g in &self.geos {
+            let mut used_until = 0;
+            for (a, &(s1, e1, v1)) in nums.iter().enumerate() {
+                if s1 < used_until {
+                    continue;
+                }
+                let near = |&(s2, e2, _): &(usize, usize, f64)| s2 >= e1 && s2 - e1 <= 64 || e2 <= s1 && s1 - e2 <= 64;
+                let pair = nums[a + 1..].iter().find(|n| {
+                    near(n)
+                        && (((v1 - g.lat).abs() <= tol && (n.2 - g.lon).abs() <= tol)
+                            || ((v1 - g.lon).abs() <= tol && (n.2 - g.lat).abs() <= tol))
+                });
+                if let Some(&(_, e2, _)) = pair {
+                    used_until = e2;
+                    hits.push(Hit {
+                        start: s1,
+                        end: e2,
+                        kind: Kind::Location,
+                        id: Some(g.id),
+                        encoding: "plain".into(),
+                        form: Some("decimal-degrees"),
+                        key: None,
+                        confidence: Confidence::High,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Turns hits (sorted, deduplicated) into findings with excerpts; `base` is added to
+    /// offsets (stream position of `text[0]`).
+    fn render(
+        &self,
+        text: &[u8],
+        base: usize,
+        hits: &[Hit],
+        cap: usize,
+        location: Location<'_>,
+        out: &mut Vec<Finding>,
+    ) -> ScanStats {
+        let take = hits.len().min(cap);
+        let loc = location.render();
+        for h in &hits[..take] {
+            let (label, declared) = match h.id {
+                Some(i) => (self.ids[i].1.clone(), true),
+                None => (None, false),
+            };
+            out.push(Finding {
+                kind: h.kind,
+                label,
+                declared,
+                encoding: h.encoding.clone(),
+                form: h.form.map(str::to_string),
+                key: h.key.clone(),
+                location: loc.clone(),
+                confidence: h.confidence,
+                offset: base + h.start,
+                len: h.end - h.start,
+                excerpt: self.excerpt(text, h, hits),
+                value: self.opts.show_values.then(|| String::from_utf8_lossy(&text[h.start..h.end]).into_owned()),
+            });
+        }
+        ScanStats { findings: take, dropped: hits.len() - take }
+    }
+
+    fn excerpt(&self, text: &[u8], h: &Hit, all: &[Hit]) -> String {
+        let c = self.opts.excerpt_context;
+        let (ws, we) = (h.start.saturating_sub(c), (h.end + c).min(text.len()));
+        let mut s = String::with_capacity(we - ws + 16);
+        if ws > 0 {
+            s.push('…');
+        }
+        // Hits are sorted by start: the ones to redact in the window are a short stretch.
+        let mut spans: Vec<&Hit> = if self.opts.show_values {
+            Vec::new()
+        } else {
+            all.iter().filter(|o| o.start < we && o.end > ws).collect()
+        };
+        spans.sort_by_key(|o| (o.start, std::cmp::Reverse(o.end)));
+        let mut k = 0;
+        let mut i = ws;
+        while i < we {
+            while k < spans.len() && spans[k].end <= i {
+                k += 1;
+            }
+            if k < spans.len() && spans[k].start <= i {
+                let o = spans[k];
+                s.push('[');
+                s.push_str(o.kind.as_str());
+                if let Some(l) = o.id.and_then(|id| self.ids[id].1.as_deref()) {
+                    s.push('/');
+                    s.push_str(l);
+                }
+                s.push(']');
+                i = spans[k..].iter().take_while(|x| x.start <= i).map(|x| x.end).max().unwrap_or(o.end).max(i + 1);
+                continue;
+            }
+            let b = text[i];
+            match b {
+                b'\r' => s.push_str("\\r"),
+                b'\n' => s.push_str("\\n"),
+                b'\t' => s.push_str("\\t"),
+                b'\\' => s.push_str("\\\\"),
+                0x20..=0x7e => s.push(b as char),
+                _ => {
+                    use std::fmt::Write as _;
+                    let _ = write!(s, "\\x{b:02x}");
+                }
+            }
+            i += 1;
+        }
+        if we < text.len() {
+            s.push('…');
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoder {
+    Percent,
+    Json,
+}
+
+impl Decoder {
+    fn name(self) -> &'static str {
+        match self {
+            Decoder::Percent => "url",
+            Decoder::Json => "json",
+        }
+    }
+}
+
+fn wrap_encoding(outer: &str, inner: &str) -> String {
+    if inner == "plain" { outer.to_string() } else { format!("{outer}({inner})") }
+}
+
+/// Sorts hits by offset and drops duplicates: the same span and kind found twice (keeps the
+/// declared or more confident one), and undeclared hits that overlap a declared one (the
+/// declared finding says more: it has the label).
+fn finish_hits(mut hits: Vec<Hit>) -> Vec<Hit> {
+    if hits.len() < 2 {
+        return hits;
+    }
+    hits.sort_by(|a, b| {
+        (a.start, b.end, a.id.is_none(), b.confidence).cmp(&(b.start, a.end, b.id.is_none(), a.confidence))
+    });
+    let declared: Vec<(usize, usize)> = hits.iter().filter(|h| h.id.is_some()).map(|h| (h.start, h.end)).collect();
+    let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
+    for h in hits {
+        if h.id.is_none() && declared.iter().any(|&(s, e)| s < h.end && h.start < e) {
+            continue;
+        }
+        if out.iter().rev().take(8).any(|o| o.start == h.start && o.end == h.end && o.kind == h.kind && o.id == h.id) {
+            continue;
+        }
+        out.push(h);
+    }
+    out
+}
+
+/// Expands case-insensitive forms into case-sensitive variants (as declared, lower, upper),
+/// for [`Options::case_fold`]` = false`.
+fn case_variants(forms: Vec<Form>) -> Vec<Form> {
+    let mut out = Vec::with_capacity(forms.len());
+    for f in forms {
+        if !f.case_insensitive {
+            out.push(f);
+            continue;
+        }
+        let mut vs = vec![f.bytes.clone(), f.bytes.to_ascii_lowercase(), f.bytes.to_ascii_uppercase()];
+        vs.dedup();
+        if vs.len() == 3 && vs[0] == vs[2] {
+            vs.pop();
+        }
+        for b in vs {
+            out.push(Form { bytes: b, case_insensitive: false, ..f.clone() });
+        }
+    }
+    out
+}
+
+/// Scans a byte stream delivered in chunks (raw TCP payload): matches that cross a chunk
+/// boundary are found, and each match is reported exactly once.
+///
+/// The last `max(max_pattern_len, 256) + 64` bytes of the stream are kept and scanned again
+/// with the next chunk. A match is reported when it ends before the end of the bytes scanned
+/// (so that its right-hand neighbour is known: digit boundaries, key/value ends) and after
+/// everything reported by earlier chunks; [`StreamScanner::finish`] reports what touches the
+/// end of the stream. Decoding pre-passes are not run on streams: the engine scans decoded
+/// HTTP messages separately.
+#[derive(Debug)]
+pub struct StreamScanner {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    base: usize,
+    /// Hits ending at or before this stream offset were decided by an earlier call.
+    decided: usize,
+    carry: usize,
+    findings: usize,
+    dropped: usize,
+}
+
+impl StreamScanner {
+    /// The state for one direction of one flow. It does not hold the [`Scanner`] (which is
+    /// shared by every flow), so each call takes it again; pass the same one every time.
+    pub fn new(scanner: &Scanner) -> StreamScanner {
+        StreamScanner {
+            buf: Vec::new(),
+            base: 0,
+            decided: 0,
+            carry: scanner.max_pattern_len.max(256) + 64,
+            findings: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Scans the next chunk of the stream; findings carry stream offsets.
+    pub fn push(&mut self, sc: &Scanner, chunk: &[u8], location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
+        self.buf.extend_from_slice(chunk);
+        let stats = self.scan_buf(sc, false, location, out);
+        if self.buf.len() > self.carry {
+            let drop = self.buf.len() - self.carry;
+            self.buf.drain(..drop);
+            self.base += drop;
+        }
+        stats
+    }
+
+    /// Ends the stream: reports matches that touch its last byte.
+    pub fn finish(&mut self, sc: &Scanner, location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
+        let stats = self.scan_buf(sc, true, location, out);
+        self.base += self.buf.len();
+        self.buf.clear();
+        stats
+    }
+
+    /// Findings reported so far.
+    pub fn findings(&self) -> usize {
+        self.findings
+    }
+
+    /// Findings dropped by [`Options::max_findings_per_stream`] (and per-call caps).
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    fn scan_buf(&mut self, sc: &Scanner, last: bool, location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
+        let mut hits = Vec::new();
+        sc.scan_layer(&self.buf, location, &mut hits);
+        let len = self.buf.len();
+        let (base, decided) = (self.base, self.decided);
+        hits.retain(|h| base + h.end > decided && (last || h.end < len));
+        let hits = finish_hits(hits);
+        self.decided = if last { base + len } else { (base + len).saturating_sub(1).max(decided) };
+        let room = sc.opts.max_findings_per_stream.saturating_sub(self.findings);
+        let cap = room.min(sc.opts.max_findings_per_call);
+        let stats = sc.render(&self.buf, base, &hits, cap, location, out);
+        self.findings += stats.findings;
+        self.dropped += stats.dropped;
+        stats
+    }
+}
