@@ -215,25 +215,38 @@ pub fn is_texty(b: u8) -> bool {
 /// How far from an escape a decoding pre-pass looks (see [`escape_runs`]).
 pub const RUN_WINDOW: usize = 1536;
 
-/// The runs of text bytes ([`is_texty`]) around escapes (up to [`RUN_WINDOW`] either side):
-/// the parts of `text`
-/// a decoding pre-pass needs to decode. `trigger` finds candidate positions; `is_escape`
-/// confirms them. Binary bytes never need decoding, and a stray backslash in compressed data
-/// then costs nothing.
+/// The runs of text bytes ([`is_texty`]) around escapes (up to [`RUN_WINDOW`] either side of
+/// each escape): the parts of `text` a decoding pre-pass needs to decode. `trigger` finds
+/// candidate positions in increasing order; `is_escape` confirms them. Binary bytes never need
+/// decoding, and a stray backslash in compressed data then costs nothing.
+///
+/// Runs never overlap, and an escape within [`RUN_WINDOW`] of the current run (with only text
+/// bytes between) extends it instead of starting a new one, so a match that holds escapes is
+/// never cut in two by a run boundary: a fully escaped body is one run. (RUN_WINDOW bounds the
+/// raw length of a match: the longest pattern is < 200 bytes and an escape expands a byte at
+/// most 6 times.)
 pub fn escape_runs(
     text: &[u8],
     trigger: impl Iterator<Item = usize>,
     is_escape: impl Fn(&[u8], usize) -> bool,
 ) -> Vec<(usize, usize)> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut covered = 0;
     for p in trigger {
-        if p < covered || !is_escape(text, p) {
+        if !is_escape(text, p) {
             continue;
         }
-        // At most RUN_WINDOW bytes either side: a match that holds an escape is shorter than
-        // that (the longest pattern is < 200 bytes, JSON escapes expand it at most 6 times),
-        // and a long text with a few escapes is not decoded whole.
+        if let Some(last) = runs.last_mut()
+            && p < last.1
+        {
+            // Inside the current run: extend its end to RUN_WINDOW past this escape.
+            let mut e = last.1;
+            while e < text.len() && e - p < RUN_WINDOW && is_texty(text[e]) {
+                e += 1;
+            }
+            last.1 = e;
+            continue;
+        }
+        let covered = runs.last().map_or(0, |r| r.1);
         let mut s = p;
         while s > covered && p - s < RUN_WINDOW && is_texty(text[s - 1]) {
             s -= 1;
@@ -242,8 +255,13 @@ pub fn escape_runs(
         while e < text.len() && e - p < RUN_WINDOW && is_texty(text[e]) {
             e += 1;
         }
-        runs.push((s, e));
-        covered = e;
+        if let Some(last) = runs.last_mut()
+            && s == last.1
+        {
+            last.1 = e; // text bytes all the way: one run
+        } else {
+            runs.push((s, e));
+        }
     }
     runs
 }

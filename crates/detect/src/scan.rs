@@ -189,6 +189,10 @@ pub struct ScanStats {
     pub findings: usize,
     /// Findings dropped by [`Options::max_findings_per_call`].
     pub dropped: usize,
+    /// The text held so many matches that the scan stopped collecting them (at 16 times
+    /// [`Options::max_findings_per_call`], at least 1024) or stopped decoding escapes (after
+    /// [`Options::max_decoded_len`] bytes): `dropped` is then a lower bound.
+    pub truncated: bool,
 }
 
 /// A match before it becomes a [`Finding`]; spans are in the scanned text.
@@ -274,12 +278,6 @@ impl Filter {
     }
 
     #[inline(always)]
-    fn test(&self, g: u32) -> bool {
-        let h = self.hash(g, HASH_MUL);
-        self.bits[h >> 6] & (1 << (h & 63)) != 0 && self.test2(g)
-    }
-
-    #[inline(always)]
     fn may_start(&self, g: u32) -> bool {
         let h = start_hash(g);
         self.starts[h >> 6] & (1 << (h & 63)) != 0
@@ -309,6 +307,12 @@ fn start_hash(g: u32) -> usize {
 fn gram(t: &[u8], j: usize) -> u32 {
     u32::from_le_bytes([t[j], t[j + 1], t[j + 2], t[j + 3]])
 }
+
+/// Raw bytes decoded and scanned at a time by a decoding pre-pass.
+const DECODE_WINDOW: usize = 64 * 1024;
+/// Overlap of consecutive decoding windows: twice the longest raw match (see
+/// [`encode::RUN_WINDOW`]).
+const WINDOW_OVERLAP: usize = 2 * encode::RUN_WINDOW;
 
 /// A declared location.
 #[derive(Debug)]
@@ -422,51 +426,6 @@ impl Scanner {
         self.max_pattern_len
     }
 
-    #[doc(hidden)]
-    pub fn debug_filter(&self, text: &[u8]) -> String {
-        let Some(f) = &self.filter else { return String::new() };
-        let mut hits = 0;
-        let mut probes = 0;
-        let mut j = 0;
-        while j + 4 <= text.len() {
-            probes += 1;
-            if f.test(gram(text, j)) {
-                hits += 1;
-            }
-            j += f.stride;
-        }
-        let t = std::time::Instant::now();
-        let mut v = Vec::new();
-        for _ in 0..100 {
-            v.clear();
-            self.find_declared(text, &mut v);
-        }
-        let fd = t.elapsed() / 100;
-        let t = std::time::Instant::now();
-        for _ in 0..100 {
-            v.clear();
-            self.find_locations(text, &mut v);
-        }
-        let fl = t.elapsed() / 100;
-        let ac = self.ac.as_ref().unwrap();
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for i in 0..10000 {
-            if ac.find(Input::new(text).range(i..).anchored(Anchored::Yes)).is_some() {
-                n += 1;
-            }
-        }
-        let fa = t.elapsed() / 10000;
-        eprintln!("find_declared {fd:?} find_locations {fl:?} anchored {fa:?} n {n} kind {:?}", ac.kind());
-        let ones: u32 = f.bits.iter().map(|w| w.count_ones()).sum();
-        format!(
-            "stride {} bits {} density {:.4} probes {probes} hits {hits}",
-            f.stride,
-            f.bits.len() * 64,
-            ones as f64 / (f.bits.len() * 64) as f64
-        )
-    }
-
     /// The options the scanner was built with.
     pub fn options(&self) -> &Options {
         &self.opts
@@ -478,32 +437,79 @@ impl Scanner {
     pub fn scan(&self, text: &[u8], location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
         let mut hits = Vec::new();
         self.scan_layer(text, location, &mut hits);
+        let mut budget = self.opts.max_decoded_len;
+        let mut truncated = false;
         if location.percent_decodes() {
             let trig = memchr::memchr2_iter(b'%', b'+', text);
-            for (s, e) in encode::escape_runs(text, trig, |t, i| t[i] == b'+' || encode::is_percent_escape(t, i)) {
-                self.decoded_layers(&text[s..e], s, location, &mut hits, Decoder::Percent);
-            }
+            let runs = encode::escape_runs(text, trig, |t, i| t[i] == b'+' || encode::is_percent_escape(t, i));
+            truncated |= self.decode_runs(text, &runs, location, &mut hits, Decoder::Percent, &mut budget);
         }
         if location.json_decodes() {
             let trig = memchr::memchr_iter(b'\\', text);
-            for (s, e) in encode::escape_runs(text, trig, |t, i| encode::json_escape(t, i).is_some()) {
-                self.decoded_layers(&text[s..e], s, location, &mut hits, Decoder::Json);
-            }
+            let runs = encode::escape_runs(text, trig, |t, i| encode::json_escape(t, i).is_some());
+            truncated |= self.decode_runs(text, &runs, location, &mut hits, Decoder::Json, &mut budget);
         }
+        truncated |= hits.len() >= self.hit_limit();
         let hits = finish_hits(hits);
         let cap = self.opts.max_findings_per_call;
-        self.render(text, 0, &hits, cap, location, out)
+        let mut stats = self.render(text, 0, &hits, cap, location, out);
+        stats.truncated = truncated;
+        stats
+    }
+
+    /// Hits collected per scan before the detectors stop looking (see [`ScanStats::truncated`]).
+    fn hit_limit(&self) -> usize {
+        self.opts.max_findings_per_call.saturating_mul(16).max(1024)
     }
 
     /// All detectors over one text, hits in its coordinates.
     fn scan_layer(&self, text: &[u8], location: Location<'_>, hits: &mut Vec<Hit>) {
-        self.find_declared(text, hits);
-        if !self.geos.is_empty() {
-            self.find_locations(text, hits);
+        let limit = self.hit_limit();
+        self.find_declared(text, limit, hits);
+        if !self.geos.is_empty() && hits.len() < limit {
+            self.find_locations(text, limit, hits);
         }
-        if self.opts.undeclared {
-            crate::undeclared::detect(text, location.header(), self.region, hits);
+        if self.opts.undeclared && hits.len() < limit {
+            crate::undeclared::detect(text, location.header(), self.region, limit, hits);
         }
+    }
+
+    /// Decodes the escape runs of `text` and scans what they decode to, [`DECODE_WINDOW`]
+    /// bytes at a time (windows overlap by [`WINDOW_OVERLAP`]; a hit belongs to the window in
+    /// whose first part it ends, so none is cut or reported twice), spending at most `budget`
+    /// raw bytes. Returns whether the budget ran out.
+    fn decode_runs(
+        &self,
+        text: &[u8],
+        runs: &[(usize, usize)],
+        location: Location<'_>,
+        hits: &mut Vec<Hit>,
+        dec: Decoder,
+        budget: &mut usize,
+    ) -> bool {
+        let mut layer = Vec::new();
+        for &(s, e) in runs {
+            let mut ws = s;
+            loop {
+                if *budget == 0 || hits.len() >= self.hit_limit() {
+                    return true;
+                }
+                let we = e.min(ws + DECODE_WINDOW).min(ws + *budget);
+                *budget -= we - ws;
+                layer.clear();
+                self.decoded_layers(&text[ws..we], ws, location, &mut layer, dec);
+                let last = we == e;
+                // Hits ending in the overlap are the next window's (it sees their right side).
+                let own_end = if last { usize::MAX } else { we.saturating_sub(WINDOW_OVERLAP / 2) };
+                let own_start = if ws == s { 0 } else { ws + WINDOW_OVERLAP / 2 };
+                hits.extend(layer.drain(..).filter(|h| h.end <= own_end && h.end > own_start));
+                if last {
+                    break;
+                }
+                ws = we.saturating_sub(WINDOW_OVERLAP).max(ws + 1);
+            }
+        }
+        false
     }
 
     /// Decodes `text` (a run of text holding escapes, at offset `base` of the scanned text;
@@ -548,7 +554,7 @@ impl Scanner {
     }
 
     /// The sampled-filter + anchored-automaton search for declared forms.
-    fn find_declared(&self, text: &[u8], hits: &mut Vec<Hit>) {
+    fn find_declared(&self, text: &[u8], limit: usize, hits: &mut Vec<Hit>) {
         let (Some(ac), Some(filter)) = (&self.ac, &self.filter) else { return };
         if text.len() < 4 {
             return;
@@ -563,6 +569,9 @@ impl Scanner {
             let h = ((g | FOLD).wrapping_mul(HASH_MUL) >> shift) as usize; // = filter.hash(g, HASH_MUL)
             if bits[h >> 6] & (1 << (h & 63)) != 0 && filter.test2(g) {
                 next = self.probe_hit(ac, text, j, s, next, hits);
+                if hits.len() >= limit {
+                    return;
+                }
             }
             j += s;
         }
@@ -632,7 +641,7 @@ impl Scanner {
     /// Declared locations: decimal numbers (found from their '.') within the tolerance of the
     /// latitude and of the longitude, no more than 64 bytes apart, in either order. Any rounding
     /// with at least two decimals matches; encoded coordinates are not searched.
-    fn find_locations(&self, text: &[u8], hits: &mut Vec<Hit>) {
+    fn find_locations(&self, text: &[u8], limit: usize, hits: &mut Vec<Hit>) {
         let mut nums: Vec<(usize, usize, f64)> = Vec::new();
         let mut skip = 0;
         for p in memchr::memchr_iter(b'.', text) {
@@ -683,6 +692,9 @@ impl Scanner {
                             || ((v1 - g.lon).abs() <= tol && (n.2 - g.lat).abs() <= tol))
                 });
                 if let Some(&(_, e2, _)) = pair {
+                    if hits.len() >= limit {
+                        return;
+                    }
                     used_until = e2;
                     hits.push(Hit {
                         start: s1,
@@ -732,7 +744,7 @@ impl Scanner {
                 value: self.opts.show_values.then(|| String::from_utf8_lossy(&text[h.start..h.end]).into_owned()),
             });
         }
-        ScanStats { findings: take, dropped: hits.len() - take }
+        ScanStats { findings: take, dropped: hits.len() - take, truncated: false }
     }
 
     fn excerpt(&self, text: &[u8], h: &Hit, all: &[Hit]) -> String {
@@ -809,7 +821,7 @@ fn wrap_encoding(outer: &str, inner: &str) -> String {
 
 /// Sorts hits by offset and drops duplicates: the same span and kind found twice (keeps the
 /// declared or more confident one), and undeclared hits that overlap a declared one (the
-/// declared finding says more: it has the label).
+/// declared finding says more: it has the label). O(n log n).
 fn finish_hits(mut hits: Vec<Hit>) -> Vec<Hit> {
     if hits.len() < 2 {
         return hits;
@@ -817,10 +829,22 @@ fn finish_hits(mut hits: Vec<Hit>) -> Vec<Hit> {
     hits.sort_by(|a, b| {
         (a.start, b.end, a.id.is_none(), b.confidence).cmp(&(b.start, a.end, b.id.is_none(), a.confidence))
     });
-    let declared: Vec<(usize, usize)> = hits.iter().filter(|h| h.id.is_some()).map(|h| (h.start, h.end)).collect();
+    // Declared spans in start order, and the largest end among the first k of them.
+    let decl: Vec<(usize, usize)> = hits.iter().filter(|h| h.id.is_some()).map(|h| (h.start, h.end)).collect();
+    let mut max_end = Vec::with_capacity(decl.len() + 1);
+    max_end.push(0);
+    for &(_, e) in &decl {
+        let m = *max_end.last().unwrap_or(&0);
+        max_end.push(m.max(e));
+    }
+    let overlaps_declared = |h: &Hit| {
+        // Declared spans starting before h.end: overlap iff one of them ends after h.start.
+        let k = decl.partition_point(|&(s, _)| s < h.end);
+        max_end[k] > h.start
+    };
     let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
     for h in hits {
-        if h.id.is_none() && declared.iter().any(|&(s, e)| s < h.end && h.start < e) {
+        if h.id.is_none() && overlaps_declared(&h) {
             continue;
         }
         if out.iter().rev().take(8).any(|o| o.start == h.start && o.end == h.end && o.kind == h.kind && o.id == h.id) {
@@ -896,6 +920,10 @@ impl StreamScanner {
             self.buf.drain(..drop);
             self.base += drop;
         }
+        // One flow's state stays small between chunks, however big a chunk was.
+        if self.buf.capacity() > 4 * self.carry {
+            self.buf.shrink_to(2 * self.carry);
+        }
         stats
     }
 
@@ -903,7 +931,7 @@ impl StreamScanner {
     pub fn finish(&mut self, sc: &Scanner, location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
         let stats = self.scan_buf(sc, true, location, out);
         self.base += self.buf.len();
-        self.buf.clear();
+        self.buf = Vec::new();
         stats
     }
 
@@ -920,6 +948,7 @@ impl StreamScanner {
     fn scan_buf(&mut self, sc: &Scanner, last: bool, location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
         let mut hits = Vec::new();
         sc.scan_layer(&self.buf, location, &mut hits);
+        let truncated = hits.len() >= sc.hit_limit();
         let len = self.buf.len();
         let (base, decided) = (self.base, self.decided);
         hits.retain(|h| base + h.end > decided && (last || h.end < len));
@@ -927,9 +956,180 @@ impl StreamScanner {
         self.decided = if last { base + len } else { (base + len).saturating_sub(1).max(decided) };
         let room = sc.opts.max_findings_per_stream.saturating_sub(self.findings);
         let cap = room.min(sc.opts.max_findings_per_call);
-        let stats = sc.render(&self.buf, base, &hits, cap, location, out);
+        let mut stats = sc.render(&self.buf, base, &hits, cap, location, out);
+        stats.truncated = truncated;
         self.findings += stats.findings;
         self.dropped += stats.dropped;
         stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::{self, Hash};
+    use crate::profile::DeclaredId;
+
+    fn scanner(flags: &[&str], undeclared: bool) -> Scanner {
+        let ids = flags.iter().map(|f| DeclaredId::parse_flag(f).unwrap()).collect();
+        let p = Profile { ids, region: Some("SG".into()), ..Profile::default() };
+        Scanner::new(&p, &Options { undeclared, ..Options::default() })
+    }
+
+    fn found(sc: &Scanner, text: &[u8], loc: Location<'_>) -> Vec<(String, usize, usize)> {
+        let mut out = Vec::new();
+        sc.scan(text, loc, &mut out);
+        out.iter().filter(|f| f.declared).map(|f| (f.encoding.clone(), f.offset, f.len)).collect()
+    }
+
+    const EMAIL: &str = "email=Jane.Roe@Example-Mail.org";
+
+    #[test]
+    fn plain_case_insensitive_and_offsets() {
+        let sc = scanner(&[EMAIL], false);
+        let t = b"GET /x?u=JANE.ROE@EXAMPLE-MAIL.ORG&y=1";
+        assert_eq!(found(&sc, t, Location::Url), [("plain".to_string(), 9, 25)]);
+    }
+
+    #[test]
+    fn encodings_and_digests() {
+        let sc = scanner(&[EMAIL], false);
+        let v = b"jane.roe@example-mail.org";
+        let md5 = encode::hex(&Hash::Md5.digest(v), false);
+        let sha256_md5 = encode::hex(&Hash::Sha256.digest(&md5), false);
+        let sha1_b64 = encode::base64(&Hash::Sha1.digest(v), false);
+        let b64 = encode::base64(&[b"{\"e\":\"".as_slice(), v, b"\"}"].concat(), false);
+        for (text, enc) in [
+            (md5.clone(), "md5"),
+            (md5.to_ascii_uppercase(), "md5(upper)"),
+            (sha256_md5, "sha256(md5)"),
+            (sha1_b64, "base64(sha1)"),
+            (b64, "base64"),
+            (encode::hex(v, true), "hex(upper)"),
+        ] {
+            let t = [b"k=".as_slice(), &text, b"&z"].concat();
+            let f = found(&sc, &t, Location::Url);
+            assert_eq!(f.len(), 1, "{enc}: {f:?}");
+            assert_eq!(f[0].0, enc);
+        }
+    }
+
+    #[test]
+    fn digit_boundaries() {
+        let sc = scanner(&["phone=+6591112222"], false);
+        assert_eq!(found(&sc, b"n=91112222&", Location::Url).len(), 1);
+        assert_eq!(found(&sc, b"n=891112222&", Location::Url), []);
+        assert_eq!(found(&sc, b"n=911122223&", Location::Url), []);
+        assert_eq!(found(&sc, b"n=%2B6591112222&", Location::Url)[0].0, "url");
+    }
+
+    #[test]
+    fn escapes_far_apart_and_long_escaped_bodies() {
+        let sc = scanner(&[EMAIL], false);
+        let enc = b"jane.roe%40example-mail.org";
+        // A long form body escaped throughout, with the value at many offsets (around the
+        // old 1536-byte run edges and the 64 KiB decoding windows).
+        let mut body = Vec::new();
+        let mut want = Vec::new();
+        while body.len() < 300_000 {
+            body.extend_from_slice(b"a=%20b%20c&");
+            if body.len() % 7 == 3 {
+                want.push(body.len());
+                body.extend_from_slice(enc);
+                body.push(b'&');
+            }
+        }
+        let mut out = Vec::new();
+        let opts = Options { max_findings_per_call: 100_000, ..Options::default() };
+        let big =
+            Scanner::new(&Profile { ids: vec![DeclaredId::parse_flag(EMAIL).unwrap()], ..Profile::default() }, &opts);
+        let st = big.scan(&body, Location::Body, &mut out);
+        assert!(!st.truncated);
+        let got: Vec<usize> = out.iter().map(|f| f.offset).collect();
+        assert_eq!(got, want);
+        assert!(out.iter().all(|f| f.encoding == "url" && f.len == enc.len()));
+        let _ = sc;
+    }
+
+    #[test]
+    fn double_url_and_json_escapes() {
+        let sc = scanner(&[EMAIL], false);
+        assert_eq!(found(&sc, b"x=jane.roe%2540example-mail.org", Location::Url)[0].0, "url(url)");
+        let f = found(&sc, br#"{"e":"jane.roe\u0040example-mail.org"}"#, Location::Body);
+        assert_eq!(f, [("json".to_string(), 6, 30)]);
+        let b64 = encode::base64(b"jane.roe@example-mail.org", false);
+        let b64 = String::from_utf8(b64).unwrap().replace('/', "%2F").replace('+', "%2B");
+        let t = format!("x={b64}");
+        let f = found(&sc, t.as_bytes(), Location::Url);
+        assert!(f.iter().any(|f| f.0 == "base64" || f.0 == "url(base64)"), "{f:?}");
+    }
+
+    #[test]
+    fn locations_within_tolerance() {
+        let sc = scanner(&["location=1.2903217,103.8519843"], false);
+        assert_eq!(found(&sc, br#"{"lat":1.2905,"lng":103.852}"#, Location::Body).len(), 1);
+        assert_eq!(found(&sc, b"lon=103.85198&lat=1.29032", Location::Url).len(), 1);
+        assert_eq!(found(&sc, b"lat=1.2950&lon=103.8519", Location::Url), []);
+        assert_eq!(found(&sc, b"v=1.29.103.85", Location::Url), []);
+    }
+
+    #[test]
+    fn excerpts_are_redacted() {
+        let sc = scanner(&["contact/Mum=+6581234567", "imei=490154203237518"], true);
+        let mut out = Vec::new();
+        sc.scan(b"a=+6581234567&imei=490154203237518&mail=jane.doe@gmail.com", Location::Url, &mut out);
+        assert_eq!(out.len(), 3, "{out:?}");
+        for f in &out {
+            assert!(!f.excerpt.contains("81234567") && !f.excerpt.contains("4901542") && !f.excerpt.contains("jane"));
+            assert!(f.value.is_none());
+        }
+        assert!(out[0].excerpt.contains("[contact/Mum]"), "{}", out[0].excerpt);
+    }
+
+    #[test]
+    fn many_matches_are_bounded() {
+        let sc = scanner(&[EMAIL], true);
+        let text = "jane.doe@gmail.com jane.roe@example-mail.org ".repeat(100_000);
+        let mut out = Vec::new();
+        let t = std::time::Instant::now();
+        let st = sc.scan(text.as_bytes(), Location::Body, &mut out);
+        assert!(st.truncated && st.findings == 64 && out.len() == 64, "{st:?}");
+        assert!(t.elapsed().as_secs() < 10);
+        // lat/lon pairing is bounded too.
+        let text = "lat=1.2345&lon=2.3456&".repeat(50_000);
+        out.clear();
+        sc.scan(text.as_bytes(), Location::Body, &mut out);
+        assert_eq!(out.len(), 64);
+    }
+
+    #[test]
+    fn stream_matches_whole_text() {
+        let ids = [EMAIL, "phone=+6591112222", "mac=3c:5a:b4:9e:01:7d"];
+        let p = Profile { ids: ids.iter().map(|f| DeclaredId::parse_flag(f).unwrap()).collect(), ..Profile::default() };
+        let opts = Options { max_findings_per_call: 100_000, max_findings_per_stream: 100_000, ..Options::default() };
+        let sc = Scanner::new(&p, &opts);
+        let mut text = Vec::new();
+        for i in 0..40 {
+            text.extend_from_slice(format!("x{i}=1&t=6591112222&m=3C5AB49E017D&").as_bytes());
+            text.extend_from_slice(b"imei=490154203237518&e=jane.roe@example-mail.org;");
+            text.extend_from_slice(&[0u8, 0xff, 7][..i % 3]);
+        }
+        let mut whole = Vec::new();
+        let mut st = StreamScanner::new(&sc);
+        st.push(&sc, &text, Location::Payload, &mut whole);
+        st.finish(&sc, Location::Payload, &mut whole);
+        let key = |f: &Finding| (f.offset, f.len, f.kind, f.declared, f.encoding.clone());
+        let want: Vec<_> = whole.iter().map(key).collect();
+        assert!(want.len() > 100, "{}", want.len());
+        for chunk in [1, 2, 7, 64, 333, 1000] {
+            let mut got = Vec::new();
+            let mut st = StreamScanner::new(&sc);
+            for c in text.chunks(chunk) {
+                st.push(&sc, c, Location::Payload, &mut got);
+            }
+            st.finish(&sc, Location::Payload, &mut got);
+            let got: Vec<_> = got.iter().map(key).collect();
+            assert_eq!(got, want, "chunk {chunk}");
+        }
     }
 }

@@ -362,14 +362,23 @@ struct Geo {
     end: usize,
     value: f64,
     decimals: usize,
-    key_start: usize,
 }
+
+/// At most this many latitude/longitude candidates per text: pairing them is quadratic.
+const MAX_GEO: usize = 256;
 
 /// Runs every undeclared detector over `text`, appending hits.
 ///
 /// `header` is the header name when `text` is one header's value (the name is then the key of
-/// the whole value). `region` reads national phone numbers.
-pub(crate) fn detect(text: &[u8], header: Option<&str>, region: Option<phonenumber::country::Id>, hits: &mut Vec<Hit>) {
+/// the whole value). `region` reads national phone numbers. Stops looking once `hits` holds
+/// `limit` hits (a text made of e-mail addresses must not turn into millions of hits).
+pub(crate) fn detect(
+    text: &[u8],
+    header: Option<&str>,
+    region: Option<phonenumber::country::Id>,
+    limit: usize,
+    hits: &mut Vec<Hit>,
+) {
     let first = hits.len();
     let mut geo: Vec<(KeyClass, Geo)> = Vec::new();
     if let Some(name) = header
@@ -384,6 +393,9 @@ pub(crate) fn detect(text: &[u8], header: Option<&str>, region: Option<phonenumb
     for p in memchr3_iter(b'=', b':', b'@', text) {
         if p < skip_until {
             continue;
+        }
+        if hits.len() >= limit {
+            break;
         }
         match text[p] {
             b'=' => {
@@ -591,9 +603,10 @@ fn value(
             }
         }
         K::Lat | K::Lon => {
-            if let Some((value, decimals)) = v::parse_decimal(val) {
-                let ks = s.saturating_sub(key.len() + 2);
-                geo.push((class, Geo { start: s, end: e, value, decimals, key_start: ks }));
+            if geo.len() < MAX_GEO
+                && let Some((value, decimals)) = v::parse_decimal(val)
+            {
+                geo.push((class, Geo { start: s, end: e, value, decimals }));
             }
         }
         _ => {} // Email: found by '@' (e-mail keys only raise its confidence); failed validations
@@ -716,7 +729,6 @@ fn pair_geo(geo: &[(KeyClass, Geo)], hits: &mut Vec<Hit>) {
         }
         let conf = if lat.decimals >= 3 && lon.decimals >= 3 { Confidence::High } else { Confidence::Medium };
         let (s, e) = (lat.start.min(lon.start), lat.end.max(lon.end));
-        let _ = (lat.key_start, lon.key_start);
         hits.push(Hit::undeclared(Kind::Location, s, e, "plain", Some("lat/lon".to_string()), conf));
     }
 }
@@ -727,7 +739,7 @@ mod tests {
 
     fn run(text: &str, header: Option<&str>) -> Vec<(Kind, String, Confidence)> {
         let mut hits = Vec::new();
-        detect(text.as_bytes(), header, None, &mut hits);
+        detect(text.as_bytes(), header, None, usize::MAX, &mut hits);
         hits.iter().map(|h| (h.kind, text[h.start..h.end].to_string(), h.confidence)).collect()
     }
 

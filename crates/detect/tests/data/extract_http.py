@@ -29,7 +29,7 @@ with open(os.path.join(OUT, "http_requests.txt"), "w", encoding="utf-8", errors=
     o.write("#   tshark -n -r CAPTURE -Y http.request -T fields -e frame.number -e http.request.method\n")
     o.write("#     -e http.request.uri -e http.request.version -e http.request.line -e http.file_data\n")
     o.write("# One request per '=== CAPTURE frame N' record: request line, header lines, blank line,\n")
-    o.write("# body (tshark's http.file_data, text only). Regenerate: python3 extract.py (see README).\n")
+    o.write("# body (tshark's http.file_data, text only). Regenerate: python3 crates/detect/tests/data/extract_http.py\n")
     for cap, limit in HTTP:
         rows = tshark(cap, "http.request", ["frame.number", "http.request.method", "http.request.uri",
                                              "http.request.version", "http.request.line", "http.file_data"])
