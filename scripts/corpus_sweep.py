@@ -33,11 +33,11 @@ def within(ours, theirs, tolerance):
     return abs(ours - theirs) <= tolerance * theirs if theirs else ours == 0
 
 
-def run_one(binary, corpus, path, timeout):
+def run_one(binary, corpus, path, timeout, extra):
     start = time.monotonic()
     try:
         proc = subprocess.run(
-            [binary, "analyze", "--format", "ndjson", os.path.join(corpus, path)],
+            [binary, "analyze", "--format", "ndjson", *extra, os.path.join(corpus, path)],
             capture_output=True,
             timeout=timeout,
         )
@@ -54,10 +54,13 @@ def run_one(binary, corpus, path, timeout):
         return result
     tcp = udp = 0
     names = set()
+    leaks = {True: 0, False: 0}
     for line in proc.stdout.splitlines():
         event = json.loads(line)
         kind = event.get("event_type")
-        if kind == "flow":
+        if kind == "leak":
+            leaks[event["leak"]["declared"]] += 1
+        elif kind == "flow":
             if event.get("proto") == "TCP":
                 tcp += 1
             elif event.get("proto") == "UDP":
@@ -81,6 +84,7 @@ def run_one(binary, corpus, path, timeout):
                 names.add(("http", (host(text(h.get("hostname")) or ""), text(h["url"]))))
     result["tcp"], result["udp"] = tcp, udp
     result["names"] = names
+    result["leaks"] = leaks
     return result
 
 
@@ -164,7 +168,17 @@ def main():
     ap.add_argument("--min-precision", type=float, default=0.0)
     ap.add_argument("--names-report", default=None, help="write every name difference here (TSV)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument(
+        "--absent-profile",
+        default=None,
+        help="a device profile whose values appear nowhere in the corpus: any declared leak fails",
+    )
     args = ap.parse_args()
+    # Values are shown so that names compare with tshark's (redaction would replace the
+    # identifiers that URLs carry).
+    extra = ["--show-values"]
+    if args.absent_profile:
+        extra += ["--profile", args.absent_profile]
 
     truth = {}
     with open(os.path.join(args.corpus, "truth", "SUMMARY.tsv")) as f:
@@ -174,7 +188,7 @@ def main():
         paths = [row["local_path"] for row in csv.DictReader(f, delimiter="\t")]
 
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda p: run_one(args.binary, args.corpus, p, args.timeout), paths))
+        results = list(pool.map(lambda p: run_one(args.binary, args.corpus, p, args.timeout, extra), paths))
 
     broken = [r for r in results if "problem" in r]
     compared = [r for r in results if "problem" not in r and r["path"] in truth]
@@ -224,6 +238,16 @@ def main():
             for path, what, k, name in sorted(name_diffs, key=str):
                 shown = " ".join(name) if isinstance(name, tuple) else name
                 f.write(f"{path}\t{what}\t{k}\t{shown!r}\n")
+
+    declared = sum(r["leaks"][True] for r in results if "leaks" in r)
+    undeclared = sum(r["leaks"][False] for r in results if "leaks" in r)
+    with_leaks = sum(1 for r in results if "leaks" in r and r["leaks"][False])
+    print(f"leaks: declared {declared}, undeclared {undeclared} (in {with_leaks} captures)")
+    if args.absent_profile and declared:
+        for r in results:
+            if "leaks" in r and r["leaks"][True]:
+                print(f"  declared leak of an absent value: {r['path']}: {r['leaks'][True]}")
+        broken.append({"path": "(leaks)", "problem": "declared values that appear nowhere were reported"})
 
     slowest = max((r.get("secs", 0) for r in results), default=0)
     exit2 = sum(1 for r in results if r.get("rc") == 2)

@@ -6,7 +6,8 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use phonehome_engine::{Config, Input};
+use phonehome_detect::{DeclaredId, Options, Profile};
+use phonehome_engine::{Config, Detection, Input};
 use phonehome_model::EventSink;
 use phonehome_report::{NdjsonSink, TextSummary};
 
@@ -42,7 +43,32 @@ struct AnalyzeArgs {
     #[arg(short, long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
     #[command(flatten)]
+    identifiers: Identifiers,
+    #[command(flatten)]
     limits: Limits,
+}
+
+/// What to look for: the device's own identifiers (docs/DETECTION.md).
+#[derive(clap::Args)]
+struct Identifiers {
+    /// Device profile (TOML): the identifiers to look for, the device's maker and region.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<std::path::PathBuf>,
+    /// One identifier to look for, as KIND=VALUE or KIND/LABEL=VALUE (repeatable), e.g.
+    /// `--id imei=356938035643809 --id contact/Mum=+6591112222`.
+    #[arg(long = "id", value_name = "KIND=VALUE")]
+    ids: Vec<String>,
+    /// Region for phone numbers written without a country code (ISO 3166 code, e.g. SG).
+    #[arg(long, value_name = "CC")]
+    region: Option<String>,
+    /// Put identifier values into the report (they are redacted by default: reports are
+    /// shared, the values are personal).
+    #[arg(long)]
+    show_values: bool,
+    /// Look only for declared identifiers, not for undeclared ones (IMEI, MAC, e-mail...
+    /// recognised by their key and shape).
+    #[arg(long)]
+    declared_only: bool,
 }
 
 /// Resource caps (defaults suit a laptop; every cap hit is counted in the stats event).
@@ -104,6 +130,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// The identifier search from the profile and flags; an error is a message for the user.
+fn detection(args: &Identifiers) -> Result<Detection, String> {
+    let mut profile = match &args.profile {
+        Some(path) => Profile::load(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => Profile::default(),
+    };
+    for flag in &args.ids {
+        profile.ids.push(DeclaredId::parse_flag(flag).map_err(|e| format!("--id {flag}: {e}"))?);
+    }
+    if let Some(region) = &args.region {
+        profile.set_region(region).map_err(|e| format!("--region {region}: {e}"))?;
+    }
+    for w in profile.warnings() {
+        eprintln!("phonehome: warning: {w}");
+    }
+    let options = Options { show_values: args.show_values, undeclared: !args.declared_only, ..Options::default() };
+    Ok(Detection::new(&profile, &options))
+}
+
 fn config(limits: &Limits) -> Config {
     let mut c = Config::default();
     c.flow.max_flows = limits.max_flows;
@@ -121,6 +166,14 @@ fn config(limits: &Limits) -> Config {
 }
 
 fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let mut config = config(&args.limits);
+    config.detection = match detection(&args.identifiers) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("phonehome: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     let mut inputs = Vec::new();
     let mut problems = Vec::new();
     for name in &args.inputs {
@@ -144,7 +197,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         Format::Text => Box::new(TextSummary::new(out)),
         Format::Ndjson => Box::new(NdjsonSink::new(out)),
     };
-    let result = phonehome_engine::run(inputs, &config(&args.limits), &mut *sink);
+    let result = phonehome_engine::run(inputs, &config, &mut *sink);
     for p in &problems {
         eprintln!("phonehome: {p}");
     }

@@ -335,7 +335,8 @@ fn tls_handshake_cap_is_counted() {
 
 #[test]
 fn http_requests_match_tshark_on_the_example() {
-    let ev = events(&phonehome(&["analyze", "--format", "ndjson", "examples/1kxun.pcap"]));
+    // Values shown: tshark shows URLs as sent, identifiers included.
+    let ev = events(&phonehome(&["analyze", "--format", "ndjson", "--show-values", "examples/1kxun.pcap"]));
     // (Host as sent, "METHOD target"), from tshark 4.0; http.hostname drops the port.
     let t = std::fs::read_to_string(root().join("fixtures/truth/1kxun.pcap.tsv")).unwrap();
     let want: std::collections::BTreeSet<(String, String)> = t
@@ -393,4 +394,20 @@ fn quic_hellos_are_read_in_every_version() {
             assert!(q["quic"]["ja4"].as_str().unwrap().starts_with("q13"), "{capture}");
         }
     }
+}
+
+#[test]
+fn http_after_a_socks_exchange_is_read() {
+    // Expected values: tshark 4.0 (../shared/corpus/truth/ndpi/socks.pcap.tsv): four requests,
+    // each after a SOCKS5 handshake (port 21477 once, port 1080 three times).
+    let ev = events(&phonehome(&["analyze", "--format", "ndjson", "fixtures/captures/ndpi__socks.pcap"]));
+    let mut got: Vec<(String, String)> = ev
+        .iter()
+        .filter(|e| e["event_type"] == "http")
+        .map(|e| (e["http"]["hostname"].as_str().unwrap().to_string(), e["http"]["url"].as_str().unwrap().to_string()))
+        .collect();
+    got.sort();
+    let want = [("www.example.com", "/"), ("www.example.com", "/"), ("www.example.com", "/"), ("www.google.com", "/")];
+    assert_eq!(got, want.map(|(h, u)| (h.to_string(), u.to_string())));
+    assert_eq!(stats(&ev)["anomalies"]["http_after_cleartext"], 4);
 }

@@ -6,10 +6,12 @@ use phonehome_flow::tcp::Chunk;
 use phonehome_flow::{FlowHandler, FlowInfo, Payload};
 use phonehome_model::event::{EndReason, Event, EventBody, FlowRecord};
 use phonehome_model::text::WireText;
-use phonehome_model::{Counter, Counters, Direction, EventSink};
+use phonehome_model::{Counter, Counters, Direction, EventSink, IpProto};
 use phonehome_protocols::sniff::{self, Carrier};
 
 use crate::dissect::{self, Context, Dissector, DnsNames, ProtocolLimits};
+use crate::findings::{Detection, Findings, Origin};
+use phonehome_detect::{Location, StreamScanner};
 
 /// How many client chunks of an unrecognised or non-TLS stream are checked for a TLS
 /// ClientHello starting late (STARTTLS, CONNECT, SOCKS): enough for those exchanges, few
@@ -32,6 +34,9 @@ pub(crate) struct FlowState {
     late_tls_budget: u8,
     /// Server name found in the flow itself (TLS or QUIC SNI, HTTP Host), with its source.
     hostname: Option<(WireText, &'static str)>,
+    /// Identifier search over the raw stream, per direction, for TCP flows no dissector
+    /// reads (MQTT, XMPP, vendor push channels...).
+    raw_scan: Option<Box<[Option<StreamScanner>; 2]>>,
 }
 
 /// Turns flows into events. Holds the first sink error, since the flow table's callbacks
@@ -47,11 +52,13 @@ pub(crate) struct Handler<'s> {
     limits: ProtocolLimits,
     /// Anomalies and caps the dissectors hit; merged into the run's counters at the end.
     pub(crate) counters: Counters,
+    findings: Findings,
 }
 
 impl<'s> Handler<'s> {
-    pub(crate) fn new(sink: &'s mut dyn EventSink, limits: ProtocolLimits) -> Handler<'s> {
+    pub(crate) fn new(sink: &'s mut dyn EventSink, limits: ProtocolLimits, detection: Detection) -> Handler<'s> {
         Handler {
+            findings: Findings::new(detection),
             sink,
             input: None,
             error: None,
@@ -74,10 +81,17 @@ impl<'s> Handler<'s> {
         &mut *self.sink
     }
 
-    /// Sends the events in `scratch` as events of `flow`.
-    fn flush_scratch(&mut self, flow: &FlowInfo) {
+    /// Sends the events in `scratch` as events of `flow`, whose server name so far is
+    /// `hostname`.
+    fn flush_scratch(&mut self, flow: &FlowInfo, hostname: &Option<(WireText, &'static str)>) {
         let mut scratch = std::mem::take(&mut self.scratch);
-        for body in scratch.drain(..) {
+        for mut body in scratch.drain(..) {
+            if let EventBody::Leak(leak) = &mut body {
+                leak.dest_hostname = hostname
+                    .as_ref()
+                    .map(|(n, _)| n.clone())
+                    .or_else(|| self.names.name_of(&flow.flow_ref.dest_ip).map(|n| WireText(n.as_bytes().to_vec())));
+            }
             let event =
                 Event { timestamp: flow.last, input: self.input.clone(), flow: Some(flow.flow_ref.clone()), body };
             self.emit(event);
@@ -90,6 +104,50 @@ impl<'s> Handler<'s> {
             && let Err(e) = self.sink.event(&event)
         {
             self.error = Some(e);
+        }
+    }
+}
+
+/// The flow's (client, server) ports; 0 for portless protocols.
+fn ports_toward_server(flow: &FlowInfo) -> (u16, u16) {
+    let f = &flow.flow_ref;
+    (f.src_port.unwrap_or(0), f.dest_port.unwrap_or(0))
+}
+
+impl Handler<'_> {
+    /// Searches the payload of a flow no dissector reads.
+    fn scan_raw(&mut self, flow: &FlowInfo, state: &mut FlowState, dir: Direction, payload: Payload<'_>) {
+        let udp = matches!(payload, Payload::Datagram { .. });
+        if !self.findings.scans(&Origin { dir, udp, frame: None, http: None }) {
+            return;
+        }
+        match payload {
+            Payload::Datagram { bytes, frame } => {
+                let origin = Origin { dir, udp, frame: Some(frame), http: None };
+                self.findings.scan(bytes, Location::Payload, origin, &mut self.scratch);
+            }
+            Payload::Stream(Chunk::Data { bytes, frame, .. }) => {
+                let findings = &self.findings;
+                let raw = state.raw_scan.get_or_insert_with(|| {
+                    Box::new([findings.stream_state(Direction::ToServer), findings.stream_state(Direction::ToClient)])
+                });
+                if let Some(scan) = &mut raw[dir.index()] {
+                    let origin = Origin { dir, udp, frame: Some(frame), http: None };
+                    self.findings.scan_stream(scan, bytes, origin, &mut self.scratch);
+                }
+            }
+            // A match cannot span a hole: start afresh after it.
+            Payload::Stream(Chunk::Gap { .. }) => {
+                if let Some(scan) = state.raw_scan.as_mut().and_then(|raw| raw[dir.index()].as_mut()) {
+                    let origin = Origin { dir, udp, frame: None, http: None };
+                    // Ending the stream here reports what touches the hole; the same state
+                    // then goes on as a new stream.
+                    self.findings.finish_stream(scan, origin, &mut self.scratch);
+                }
+            }
+        }
+        if !self.scratch.is_empty() {
+            self.flush_scratch(flow, &state.hostname);
         }
     }
 }
@@ -114,8 +172,7 @@ impl FlowHandler for Handler<'_> {
                 Payload::Stream(Chunk::Gap { .. }) => return,
                 Payload::Datagram { bytes, .. } => (Carrier::Udp, bytes),
             };
-            let f = &flow.flow_ref;
-            let ports = (f.src_port.unwrap_or(0), f.dest_port.unwrap_or(0));
+            let ports = ports_toward_server(flow);
             let ports = if dir == Direction::ToServer { ports } else { (ports.1, ports.0) };
             state.app_proto = sniff::app_proto(carrier, bytes, ports);
             state.dissector = state.app_proto.and_then(|p| dissect::for_flow(p, carrier, &self.limits));
@@ -137,13 +194,26 @@ impl FlowHandler for Handler<'_> {
                     out: &mut self.scratch,
                     hostname: &mut state.hostname,
                     counters: &mut self.counters,
+                    findings: &mut self.findings,
+                    frame: payload.frame(),
+                    udp: false,
                 };
                 if let Some(old) = state.dissector.replace(tls) {
                     old.finish(&mut cx);
                 }
                 state.app_proto.get_or_insert("tls");
                 self.counters.add(Counter::TlsAfterCleartext, 1);
+            } else if state.dissector.is_none()
+                && let Some(http) = dissect::late_http(bytes, ports_toward_server(flow), &self.limits)
+            {
+                state.dissector = Some(http);
+                state.app_proto.get_or_insert("http");
+                self.counters.add(Counter::HttpAfterCleartext, 1);
             }
+        }
+        if state.dissector.is_none() {
+            self.scan_raw(flow, state, dir, payload);
+            return;
         }
         let Some(dissector) = state.dissector.as_mut().filter(|d| !d.done()) else { return };
         let mut cx = Context {
@@ -151,6 +221,9 @@ impl FlowHandler for Handler<'_> {
             out: &mut self.scratch,
             hostname: &mut state.hostname,
             counters: &mut self.counters,
+            findings: &mut self.findings,
+            frame: payload.frame(),
+            udp: matches!(payload, Payload::Datagram { .. }),
         };
         match payload {
             Payload::Datagram { bytes, .. } => dissector.datagram(dir, bytes, &mut cx),
@@ -161,7 +234,7 @@ impl FlowHandler for Handler<'_> {
             Payload::Stream(gap) => dissector.stream(dir, gap, &mut cx),
         }
         if !self.scratch.is_empty() {
-            self.flush_scratch(flow);
+            self.flush_scratch(flow, &state.hostname);
         }
     }
 
@@ -172,9 +245,22 @@ impl FlowHandler for Handler<'_> {
                 out: &mut self.scratch,
                 hostname: &mut state.hostname,
                 counters: &mut self.counters,
+                findings: &mut self.findings,
+                frame: None,
+                udp: flow.flow_ref.proto == IpProto::UDP,
             };
             d.finish(&mut cx);
-            self.flush_scratch(&flow);
+        }
+        if let Some(mut raw) = state.raw_scan.take() {
+            for (dir, scan) in [Direction::ToServer, Direction::ToClient].into_iter().zip(raw.iter_mut()) {
+                if let Some(scan) = scan {
+                    let origin = Origin { dir, udp: false, frame: None, http: None };
+                    self.findings.finish_stream(scan, origin, &mut self.scratch);
+                }
+            }
+        }
+        if !self.scratch.is_empty() {
+            self.flush_scratch(&flow, &state.hostname);
         }
         let dest_hostname = state
             .hostname

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod dissect;
+mod findings;
 mod handler;
 
 use std::io::Read;
@@ -19,6 +20,7 @@ use phonehome_model::event::{Event, EventBody, InputStats, StatsRecord};
 use phonehome_model::{Counter, Counters, EventSink, Timestamp};
 
 pub use dissect::ProtocolLimits;
+pub use findings::Detection;
 use handler::Handler;
 
 /// Everything the pipeline can be tuned with; defaults suit a laptop.
@@ -28,6 +30,8 @@ pub struct Config {
     pub decoder: DecoderConfig,
     pub flow: FlowConfig,
     pub protocols: ProtocolLimits,
+    /// The identifier search; the default searches nothing.
+    pub detection: Detection,
 }
 
 /// One capture to read.
@@ -64,7 +68,8 @@ pub struct Outcome {
 pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std::io::Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut counters = Counters::default();
-    let mut table = FlowTable::new(config.flow.clone(), Handler::new(sink, config.protocols.clone()));
+    let mut table =
+        FlowTable::new(config.flow.clone(), Handler::new(sink, config.protocols.clone(), config.detection.clone()));
     let mut last_ts = None;
 
     for (index, input) in inputs.into_iter().enumerate() {

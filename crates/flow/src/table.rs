@@ -90,6 +90,16 @@ pub enum Payload<'a> {
     Datagram { bytes: &'a [u8], frame: u64 },
 }
 
+impl Payload<'_> {
+    /// Capture frame number of the packet that delivered the payload; none for a hole.
+    pub fn frame(&self) -> Option<u64> {
+        match self {
+            Payload::Stream(Chunk::Data { frame, .. }) | Payload::Datagram { frame, .. } => Some(*frame),
+            Payload::Stream(Chunk::Gap { .. }) => None,
+        }
+    }
+}
+
 /// The next stage: receives every flow's payload and its end.
 pub trait FlowHandler {
     /// Per-flow state the handler keeps (protocol parsers, names...). Created on the first

@@ -109,6 +109,8 @@ counters! {
     TlsHandshakeCap = (Cap, "tls_handshake_buffer"),
     /// Streams that turned to TLS after a cleartext start (STARTTLS, CONNECT, SOCKS, PROXY).
     TlsAfterCleartext = (Anomaly, "tls_after_cleartext"),
+    /// Unrecognised streams that turned to HTTP (after a SOCKS exchange, for instance).
+    HttpAfterCleartext = (Anomaly, "http_after_cleartext"),
     /// QUIC connections whose CRYPTO data outgrew its buffer (the hello may be lost).
     QuicCryptoCap = (Cap, "quic_crypto_buffer"),
     /// QUIC connections whose client Initials never decrypted (no hello read).

@@ -54,6 +54,8 @@ pub enum EventBody {
     Quic(Box<QuicRecord>),
     /// An HTTP/1.x request and, when seen, its response (one transaction).
     Http(Box<HttpRecord>),
+    /// An identifier of the device found in what it sent (`event_type: "leak"`).
+    Leak(Box<LeakRecord>),
 }
 
 impl EventBody {
@@ -66,6 +68,7 @@ impl EventBody {
             EventBody::Tls(_) => "tls",
             EventBody::Quic(_) => "quic",
             EventBody::Http(_) => "http",
+            EventBody::Leak(_) => "leak",
         }
     }
 }
@@ -229,6 +232,47 @@ pub struct HttpRecord {
     pub anomalies: Vec<&'static str>,
 }
 
+/// The `leak` object of a leak event: one identifier found in one place.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LeakRecord {
+    /// What was found: "imei", "phone", "mac", "email", "advertising_id"...
+    pub kind: &'static str,
+    /// The declared value's label (`--id contact/Mum=...`), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Declared in the profile (true), or found by key name and validation (false).
+    pub declared: bool,
+    /// The disguise: "plain", "url", "hex(upper)", "sha256(lowercase)", "base64(md5)"...
+    pub encoding: String,
+    /// Declared values: the canonical form that was encoded ("e164", "colon-lower"...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form: Option<String>,
+    /// Undeclared values: the key it was sent under ("_android_id", "header:Client-AndroidId").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Where: "url", "header:NAME", "cookie", "body", "payload", "dns", "sni".
+    pub location: String,
+    /// "high", "medium" or "low".
+    pub confidence: &'static str,
+    /// "toserver" (sent by the flow's client) or "toclient".
+    pub direction: &'static str,
+    /// Text around the match, identifiers replaced by `[kind]` unless values are shown.
+    pub excerpt: String,
+    /// The matched text, only when the user asked for values (`--show-values`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Capture frame number (as Wireshark counts) of the packet that completed the data it
+    /// was found in; absent for inputs without packets (HAR).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+    /// The HTTP request it travelled in: (Host, request target).
+    #[serde(skip)]
+    pub http: Option<(Option<WireText>, WireText)>,
+    /// The flow's server name when the leak was found (filled by the engine).
+    #[serde(skip)]
+    pub dest_hostname: Option<WireText>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct InputStats {
     pub name: String,
@@ -324,9 +368,29 @@ impl Serialize for Event {
                 }
                 m.serialize_entry("http", r)?
             }
+            EventBody::Leak(r) => {
+                if let Some(host) = &r.dest_hostname {
+                    m.serialize_entry("dest_hostname", host)?;
+                }
+                if let Some(frame) = r.frame {
+                    m.serialize_entry("pcap_cnt", &frame)?;
+                }
+                m.serialize_entry("leak", r)?;
+                if let Some((hostname, url)) = &r.http {
+                    m.serialize_entry("http", &LeakHttp { hostname: hostname.as_ref(), url })?;
+                }
+            }
         }
         m.end()
     }
+}
+
+/// The `http` object of a leak event: the request the identifier travelled in.
+#[derive(Serialize)]
+struct LeakHttp<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<&'a WireText>,
+    url: &'a WireText,
 }
 
 struct FlowJson<'a>(&'a FlowRecord);

@@ -1274,7 +1274,9 @@ fn parse_request_line(line: &[u8], simple: bool) -> Option<(&[u8], &[u8], Versio
     });
     let (target, version) = match versioned {
         Some((target, version)) if !target.is_empty() => (target, version),
-        _ if simple && SIMPLE_METHODS.contains(&method) => {
+        // RTSP and SIP share HTTP's request line (`OPTIONS rtsp://h/ RTSP/1.0`): a line that
+        // names another protocol's version is not HTTP, however lenient we are.
+        _ if simple && SIMPLE_METHODS.contains(&method) && !names_other_protocol(rest) => {
             // A malformed version (`HTTP/1.`) still ends the target; a lone `HTTP/1.1` is
             // the target, as tshark reads it.
             let target = match rest.iter().rposition(|&c| c == b' ') {
@@ -1289,6 +1291,19 @@ fn parse_request_line(line: &[u8], simple: bool) -> Option<(&[u8], &[u8], Versio
         return None;
     }
     Some((method, target, version))
+}
+
+/// Whether the last word of a request line is another protocol's version (`RTSP/1.0`,
+/// `SIP/2.0`): letters, a slash, digits with one dot.
+fn names_other_protocol(rest: &[u8]) -> bool {
+    let last = rest.rsplit(|&c| c == b' ').next().unwrap_or(rest);
+    let Some(slash) = last.iter().position(|&c| c == b'/') else { return false };
+    let (name, number) = (&last[..slash], &last[slash + 1..]);
+    !name.is_empty()
+        && name.iter().all(u8::is_ascii_uppercase)
+        && name != b"HTTP"
+        && number.split(|&c| c == b'.').count() == 2
+        && number.split(|&c| c == b'.').all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
 }
 
 /// `HTTP/1.x SP NNN [SP reason]`, with runs of spaces and an optional CR.
@@ -2319,6 +2334,10 @@ mod tests {
         assert_eq!(ev[0], req("POST", "/", None, Framing::None));
         assert!(run(Side::Requests, &[b"FROB /x\r\n\r\n"]).is_empty());
         assert!(run(Side::Requests, &[b"junk\nGET /x\r\n\r\n"]).is_empty());
+        // RTSP and SIP requests look the same but name their own protocol (ndpi/rtsp.pcap,
+        // zeek/sip__sip-long-request-response-paths.pcap).
+        assert!(run(Side::Requests, &[b"OPTIONS rtsp://10.2.2.2:8554/ RTSP/1.0\r\nCSeq: 1\r\n\r\n"]).is_empty());
+        assert!(run(Side::Requests, &[b"OPTIONS sip:bob@example.com SIP/2.0\r\n\r\n"]).is_empty());
     }
 
     #[test]

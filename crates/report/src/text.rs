@@ -1,6 +1,6 @@
 //! The human summary printed at the end of a run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::IpAddr;
@@ -23,9 +23,28 @@ struct Dest {
     hostname: Option<String>,
 }
 
+/// Identifier groups remembered (kind, label, declared); more are only counted.
+const MAX_LEAK_GROUPS: usize = 1_000;
+/// Destinations remembered per identifier group.
+const MAX_LEAK_DESTS: usize = 100;
+
+/// One identifier (or, undeclared, one kind) and where it went.
+#[derive(Default)]
+struct LeakGroup {
+    count: u64,
+    /// Destination (name, else address) → occurrences.
+    dests: BTreeMap<String, u64>,
+    encodings: BTreeSet<String>,
+    locations: BTreeSet<String>,
+    best: Option<&'static str>,
+}
+
 /// Collects flows and prints a short summary when the run finishes.
 pub struct TextSummary<W: Write> {
     out: W,
+    /// (kind, label, declared) → where it went.
+    leaks: BTreeMap<(&'static str, Option<String>, bool), LeakGroup>,
+    untracked_leaks: u64,
     dests: HashMap<(IpAddr, Option<u16>, IpProto), Dest>,
     untracked_flows: u64,
     stats: Option<StatsRecord>,
@@ -34,7 +53,14 @@ pub struct TextSummary<W: Write> {
 impl<W: Write> TextSummary<W> {
     /// Prints to `out` at [`EventSink::finish`].
     pub fn new(out: W) -> TextSummary<W> {
-        TextSummary { out, dests: HashMap::new(), untracked_flows: 0, stats: None }
+        TextSummary {
+            out,
+            leaks: BTreeMap::new(),
+            untracked_leaks: 0,
+            dests: HashMap::new(),
+            untracked_flows: 0,
+            stats: None,
+        }
     }
 
     fn render(&self) -> String {
@@ -52,6 +78,7 @@ impl<W: Write> TextSummary<W> {
             st.udp_flows,
             st.flows - st.tcp_flows - st.udp_flows,
         );
+        self.render_leaks(&mut s);
         let mut dests: Vec<_> = self.dests.iter().collect();
         dests.sort_by(|a, b| {
             (b.1.bytes_out + b.1.bytes_in).cmp(&(a.1.bytes_out + a.1.bytes_in)).then_with(|| a.0.cmp(b.0))
@@ -66,8 +93,7 @@ impl<W: Write> TextSummary<W> {
                 };
                 if let Some(h) = &d.hostname {
                     // Names come from traffic: keep them on one line and printable.
-                    let h: String = h.chars().map(|c| if c.is_control() { '?' } else { c }).take(40).collect();
-                    endpoint = format!("{h} ({endpoint})");
+                    endpoint = format!("{} ({endpoint})", printable(h, 40));
                 }
                 let _ = writeln!(
                     s,
@@ -102,6 +128,55 @@ impl<W: Write> TextSummary<W> {
     }
 }
 
+impl<W: Write> TextSummary<W> {
+    /// The answer to the first question: which identifiers left, to whom, how often.
+    fn render_leaks(&self, s: &mut String) {
+        if self.leaks.is_empty() {
+            let _ = writeln!(s, "\nNo identifiers found in what was sent.");
+            return;
+        }
+        let total: u64 = self.leaks.values().map(|g| g.count).sum::<u64>() + self.untracked_leaks;
+        let _ = writeln!(s, "\nIdentifiers sent ({total} finding{}):", if total == 1 { "" } else { "s" });
+        // Declared values first (the user asked about them), then by how often.
+        let mut groups: Vec<_> = self.leaks.iter().collect();
+        groups.sort_by(|a, b| b.0.2.cmp(&a.0.2).then(b.1.count.cmp(&a.1.count)).then_with(|| a.0.cmp(b.0)));
+        for ((kind, label, declared), g) in groups {
+            let what = match label {
+                Some(l) => format!("{kind} \"{}\"", printable(l, 30)),
+                None => kind.to_string(),
+            };
+            let how = if *declared { "declared" } else { "undeclared" };
+            let _ = writeln!(
+                s,
+                "  {what} ({how}, {} confidence): {} time{} to {} destination{}",
+                g.best.unwrap_or("-"),
+                g.count,
+                if g.count == 1 { "" } else { "s" },
+                g.dests.len(),
+                if g.dests.len() == 1 { "" } else { "s" },
+            );
+            let mut dests: Vec<_> = g.dests.iter().collect();
+            dests.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            let shown: Vec<String> = dests.iter().take(5).map(|(d, n)| format!("{} ({n})", printable(d, 40))).collect();
+            let more = if dests.len() > 5 { format!(", and {} more", dests.len() - 5) } else { String::new() };
+            let _ = writeln!(s, "      to {}{more}", shown.join(", "));
+            let list = |set: &BTreeSet<String>| {
+                set.iter().take(6).map(|x| printable(x, 30)).collect::<Vec<_>>().join(", ")
+                    + if set.len() > 6 { ", ..." } else { "" }
+            };
+            let _ = writeln!(s, "      in {}; as {}", list(&g.locations), list(&g.encodings));
+        }
+        if self.untracked_leaks > 0 {
+            let _ = writeln!(s, "  ({} findings of further identifiers not itemised)", self.untracked_leaks);
+        }
+    }
+}
+
+/// Text from traffic on one line, printable, at most `max` characters.
+fn printable(text: &str, max: usize) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).take(max).collect()
+}
+
 impl<W: Write> EventSink for TextSummary<W> {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
         match &event.body {
@@ -124,6 +199,38 @@ impl<W: Write> EventSink for TextSummary<W> {
                 }
             }
             EventBody::Stats(s) => self.stats = Some((**s).clone()),
+            EventBody::Leak(r) => {
+                let key = (r.kind, r.label.clone(), r.declared);
+                if !self.leaks.contains_key(&key) && self.leaks.len() >= MAX_LEAK_GROUPS {
+                    self.untracked_leaks += 1;
+                    return Ok(());
+                }
+                let g = self.leaks.entry(key).or_default();
+                g.count += 1;
+                let dest = match (&r.dest_hostname, &event.flow) {
+                    (Some(h), _) => h.lossy().into_owned(),
+                    (None, Some(f)) => f.dest_ip.to_string(),
+                    (None, None) => "?".to_string(),
+                };
+                if g.dests.len() < MAX_LEAK_DESTS || g.dests.contains_key(&dest) {
+                    *g.dests.entry(dest).or_default() += 1;
+                }
+                // Locations name headers: bounded by the caps on header count per message.
+                if g.locations.len() < 50 {
+                    g.locations.insert(r.location.clone());
+                }
+                if g.encodings.len() < 50 {
+                    g.encodings.insert(r.encoding.clone());
+                }
+                let rank = |c: &str| match c {
+                    "high" => 3,
+                    "medium" => 2,
+                    _ => 1,
+                };
+                if g.best.is_none_or(|b| rank(r.confidence) > rank(b)) {
+                    g.best = Some(r.confidence);
+                }
+            }
             EventBody::Dns(_) | EventBody::Tls(_) | EventBody::Quic(_) | EventBody::Http(_) => {}
         }
         Ok(())

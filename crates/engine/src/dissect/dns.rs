@@ -10,6 +10,8 @@ use phonehome_model::event::{DnsAnswer, DnsQuery, DnsRecord, EventBody};
 use phonehome_model::text::WireText;
 use phonehome_protocols::dns::{self, RData};
 
+use phonehome_detect::Location;
+
 use super::{Context, Dissector};
 
 /// Largest DNS message reassembled from TCP (the protocol's own maximum).
@@ -19,8 +21,8 @@ const DNS_TCP_MAX: usize = 65_535;
 pub(crate) struct DnsDatagrams;
 
 impl Dissector for DnsDatagrams {
-    fn datagram(&mut self, _dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
-        cx.out.extend(dns_event(bytes, cx.names));
+    fn datagram(&mut self, dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
+        dns_event(dir, bytes, cx);
     }
 }
 
@@ -38,7 +40,7 @@ impl Dissector for DnsStream {
         let framer = &mut self.0[dir.index()];
         match chunk {
             Chunk::Data { bytes, .. } => {
-                framer.push(bytes, |msg| cx.out.extend(dns_event(msg, cx.names)));
+                framer.push(bytes, |msg| dns_event(dir, msg, cx));
             }
             Chunk::Gap { .. } => framer.gap(),
         }
@@ -46,16 +48,16 @@ impl Dissector for DnsStream {
 }
 
 /// A DNS message as an event, and nothing for bytes that are not one. Its A/AAAA answers are
-/// remembered in `names`.
-fn dns_event(msg: &[u8], names: &mut DnsNames) -> Option<EventBody> {
-    let m = dns::parse(msg, &dns::Limits::default()).ok()?;
-    names.learn(&m);
-    let queries = m
+/// remembered for naming flows; the names it sends are searched for identifiers.
+fn dns_event(dir: Direction, msg: &[u8], cx: &mut Context<'_>) {
+    let Ok(m) = dns::parse(msg, &dns::Limits::default()) else { return };
+    cx.names.learn(&m);
+    let mut queries: Vec<DnsQuery> = m
         .queries
         .iter()
         .map(|q| DnsQuery { rrname: q.name.to_string(), rrtype: dns::rrtype_name(q.rrtype).into_owned() })
         .collect();
-    let answers = m
+    let answers: Vec<DnsAnswer> = m
         .answers
         .iter()
         .map(|r| DnsAnswer {
@@ -65,14 +67,27 @@ fn dns_event(msg: &[u8], names: &mut DnsNames) -> Option<EventBody> {
             rdata: rdata_text(&r.data),
         })
         .collect();
-    Some(EventBody::Dns(Box::new(DnsRecord {
+    // What a device asks about is in its questions; an mDNS announcement (a response with no
+    // question) sends its own names (`Johns-iPhone.local`) as answers.
+    if !m.response {
+        // Reported with identifiers in them redacted.
+        for q in &mut queries {
+            let shown = cx.scan_reported(dir, q.rrname.as_bytes(), Location::Dns);
+            q.rrname = shown.lossy().into_owned();
+        }
+    } else if queries.is_empty() {
+        for a in &answers {
+            cx.scan(dir, a.rrname.as_bytes(), Location::Dns);
+        }
+    }
+    cx.out.push(EventBody::Dns(Box::new(DnsRecord {
         kind: if m.response { "response" } else { "query" },
         id: m.id,
         rcode: m.response.then(|| dns::rcode_name(m.rcode).into_owned()),
         queries,
         answers,
         anomalies: m.anomalies.names().collect(),
-    })))
+    })));
 }
 
 fn rdata_text(d: &RData) -> Option<WireText> {

@@ -12,6 +12,8 @@ use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Direction};
 use phonehome_protocols::http::{self, Body, HttpConnection, HttpEvent, Request, Side};
 
+use phonehome_detect::Location;
+
 use super::{Context, Dissector, ProtocolLimits};
 
 /// Requests kept while they wait for a response; beyond it the oldest is sent unanswered.
@@ -33,6 +35,9 @@ struct Transactions {
     answered: Option<HttpRecord>,
     /// Responses that matched no request (a capture that starts mid-connection).
     unmatched: u64,
+    /// The direction of the datagram being read: over UDP a response (an SSDP reply) is
+    /// often the first datagram of its own flow, sent by the flow's client.
+    datagram_dir: Option<Direction>,
 }
 
 impl HttpDissector {
@@ -50,16 +55,26 @@ impl Transactions {
                 {
                     cx.out.push(EventBody::Http(Box::new(old)));
                 }
-                let record = request_record(&r);
+                let mut record = request_record(&r);
                 if let Some(host) = &record.hostname {
                     cx.name(host.clone(), "http");
                 }
+                // The URL and Referer are reported: with the identifiers in them redacted.
+                let mark = cx.mark();
+                record.url = cx.scan_reported(Direction::ToServer, r.target, Location::Url);
+                if let Some(referer) = scan_headers(Direction::ToServer, r.head.headers, cx) {
+                    record.http_refer = Some(referer);
+                }
+                cx.fill_http(mark, record.hostname.as_ref(), &record.url);
                 self.waiting.push_back(record);
             }
             (Side::Requests, HttpEvent::Body(b)) => {
                 if let Some(r) = self.waiting.back_mut() {
                     r.request_length = b.wire_len;
                     flag_body(r, &b);
+                    let mark = cx.mark();
+                    cx.scan(Direction::ToServer, b.data, Location::Body);
+                    cx.fill_http(mark, r.hostname.as_ref(), &r.url);
                 }
             }
             (_, HttpEvent::Response(r)) => {
@@ -67,19 +82,29 @@ impl Transactions {
                 if (100..200).contains(&r.status) && r.status != 101 {
                     return;
                 }
+                let dir = self.datagram_dir.unwrap_or(Direction::ToClient);
                 match self.waiting.pop_front() {
                     Some(mut record) => {
                         record.status = Some(r.status);
                         record.http_content_type = r.head.content_type.map(|t| WireText(t.to_vec()));
+                        let mark = cx.mark();
+                        scan_headers(dir, r.head.headers, cx);
+                        cx.fill_http(mark, record.hostname.as_ref(), &record.url);
                         self.answered = Some(record);
                     }
-                    None => self.unmatched += 1,
+                    None => {
+                        self.unmatched += 1;
+                        scan_headers(dir, r.head.headers, cx);
+                    }
                 }
             }
             (Side::Responses, HttpEvent::Body(b)) => {
                 if let Some(mut record) = self.answered.take() {
                     record.length = b.wire_len;
                     flag_body(&mut record, &b);
+                    let mark = cx.mark();
+                    cx.scan(self.datagram_dir.unwrap_or(Direction::ToClient), b.data, Location::Body);
+                    cx.fill_http(mark, record.hostname.as_ref(), &record.url);
                     cx.out.push(EventBody::Http(Box::new(record)));
                 }
             }
@@ -97,8 +122,9 @@ impl Dissector for HttpDissector {
         }
     }
 
-    fn datagram(&mut self, _dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
+    fn datagram(&mut self, dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
         let tx = &mut self.tx;
+        tx.datagram_dir = Some(dir);
         http::parse_datagram(bytes, &self.limits, |e| tx.on_event(Side::Requests, e, cx));
         // A datagram is a whole transaction: nothing waits for an answer.
         tx.flush(cx);
@@ -134,6 +160,26 @@ impl Transactions {
             cx.out.push(EventBody::Http(Box::new(r)));
         }
     }
+}
+
+/// Searches each header's value: cookies as cookies, the others under their name (the
+/// key that undeclared detection reads, as in `Client-AndroidId: ...`). Returns the first
+/// Referer, redacted, since the `http` event reports it.
+fn scan_headers(dir: Direction, headers: &[http::Header<'_>], cx: &mut Context<'_>) -> Option<WireText> {
+    let mut referer = None;
+    for h in headers {
+        let location = if h.name.eq_ignore_ascii_case(b"cookie") || h.name.eq_ignore_ascii_case(b"set-cookie") {
+            Location::Cookie
+        } else {
+            Location::Header(std::str::from_utf8(h.name).unwrap_or("?"))
+        };
+        if referer.is_none() && h.name.eq_ignore_ascii_case(b"referer") {
+            referer = Some(cx.scan_reported(dir, h.value, location));
+        } else {
+            cx.scan(dir, h.value, location);
+        }
+    }
+    referer
 }
 
 /// A request's event, before its response.

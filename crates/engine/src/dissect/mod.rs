@@ -11,13 +11,16 @@ mod http;
 mod quic;
 mod tls;
 
+use phonehome_detect::Location;
 use phonehome_flow::tcp::Chunk;
 use phonehome_model::event::EventBody;
 use phonehome_model::text::WireText;
 use phonehome_model::{Counters, Direction};
-use phonehome_protocols::sniff::Carrier;
+use phonehome_protocols::sniff::{self, Carrier};
 
 pub(crate) use dns::DnsNames;
+
+use crate::findings::{Findings, Origin, redact};
 
 /// Caps of the protocol stage (docs/DESIGN.md, "Resource caps"); each cap hit is counted.
 #[derive(Clone, Debug)]
@@ -51,6 +54,12 @@ pub(crate) struct Context<'a> {
     pub hostname: &'a mut Option<(WireText, &'static str)>,
     /// Counters for anomalies and caps hit by parsers.
     pub counters: &'a mut Counters,
+    /// The identifier search, for the texts a dissector extracts.
+    pub findings: &'a mut Findings,
+    /// Capture frame of the packet being dissected (none when a flow ends).
+    pub frame: Option<u64>,
+    /// The flow is UDP.
+    pub udp: bool,
 }
 
 impl Context<'_> {
@@ -62,6 +71,38 @@ impl Context<'_> {
         let rank = |s: &str| if s == "sni" { 2 } else { 1 };
         if self.hostname.as_ref().is_none_or(|(_, old)| rank(source) > rank(old)) {
             *self.hostname = Some((name, source));
+        }
+    }
+}
+
+impl Context<'_> {
+    /// Searches `text`, sent in direction `dir`, for identifiers; findings become `leak`
+    /// events of the flow.
+    pub(crate) fn scan(&mut self, dir: Direction, text: &[u8], location: Location<'_>) {
+        let origin = Origin { dir, udp: self.udp, frame: self.frame, http: None };
+        self.findings.scan(text, location, origin, self.out);
+    }
+
+    /// Like [`Context::scan`], for a text the dissector also reports (a URL, a DNS name, an
+    /// SNI): returns it with the identifiers found in it redacted, unless the user asked to
+    /// see values. The leak events it adds get `http` from `fill_http` afterwards.
+    pub(crate) fn scan_reported(&mut self, dir: Direction, text: &[u8], location: Location<'_>) -> WireText {
+        let origin = Origin { dir, udp: self.udp, frame: self.frame, http: None };
+        let redactions = self.findings.scan(text, location, origin, self.out);
+        WireText(if redactions.is_empty() { text.to_vec() } else { redact(text, &redactions) })
+    }
+
+    /// Index of the next event, to mark where a message's leak events start.
+    pub(crate) fn mark(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Sets the HTTP request of the leak events added since `mark`.
+    pub(crate) fn fill_http(&mut self, mark: usize, host: Option<&WireText>, url: &WireText) {
+        for e in &mut self.out[mark..] {
+            if let EventBody::Leak(l) = e {
+                l.http = Some((host.cloned(), url.clone()));
+            }
         }
     }
 }
@@ -108,6 +149,13 @@ pub(crate) fn late_tls(chunk: &[u8], limits: &ProtocolLimits) -> Option<(Box<dyn
     let skip = proxy_header_len(chunk).unwrap_or(0);
     tls::starts_client_hello(&chunk[skip..])
         .then(|| (Box::new(tls::TlsDissector::new(limits)) as Box<dyn Dissector>, skip))
+}
+
+/// An HTTP dissector for a stream that no dissector reads whose client starts an HTTP
+/// request in the middle (after a SOCKS exchange, for instance).
+pub(crate) fn late_http(chunk: &[u8], ports: (u16, u16), limits: &ProtocolLimits) -> Option<Box<dyn Dissector>> {
+    (sniff::app_proto(Carrier::TcpStream, chunk, ports) == Some("http"))
+        .then(|| Box::new(http::HttpDissector::new(limits)) as Box<dyn Dissector>)
 }
 
 /// Length of a PROXY protocol header (HAProxy's, v1 text or v2 binary) at the start of `chunk`.

@@ -5,6 +5,8 @@ use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Direction};
 use phonehome_protocols::quic::{self, QuicConnection};
 
+use phonehome_detect::Location;
+
 use super::{Context, Dissector};
 
 /// The connection's Initial-packet state until the hello is read.
@@ -25,15 +27,18 @@ impl Dissector for QuicDissector {
         match dir {
             Direction::ToServer => {
                 if let Some(hello) = self.conn.client_datagram(bytes) {
-                    let record = QuicRecord {
+                    let mut record = QuicRecord {
                         version: quic::version_name(hello.version),
                         sni: hello.sni.map(WireText),
                         alpn: hello.client_hello.alpn.into_iter().map(WireText).collect(),
                         ja4: (!hello.ja4.is_empty()).then_some(hello.ja4),
                         ua: hello.user_agent.map(WireText),
                     };
-                    if let Some(sni) = &record.sni {
-                        cx.name(sni.clone(), "sni");
+                    if let Some(sni) = record.sni.take() {
+                        // Reported (and naming the flow) with identifiers in it redacted.
+                        let shown = cx.scan_reported(dir, &sni.0, Location::Sni);
+                        cx.name(shown.clone(), "sni");
+                        record.sni = Some(shown);
                     }
                     cx.out.push(EventBody::Quic(Box::new(record)));
                     self.sent = true;

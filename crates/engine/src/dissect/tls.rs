@@ -7,6 +7,8 @@ use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Direction};
 use phonehome_protocols::tls::{self, HandshakeAssembler};
 
+use phonehome_detect::Location;
+
 use super::{Context, Dissector, ProtocolLimits};
 
 /// A handshake assembler per direction, and the ClientHello's event until the ServerHello
@@ -40,9 +42,12 @@ impl Dissector for TlsDissector {
             match (m.msg_type, dir) {
                 (tls::CLIENT_HELLO, Direction::ToServer) if self.pending.is_none() => {
                     if let Ok(ch) = tls::parse_client_hello(m.body) {
-                        let record = tls_record(&ch);
-                        if let Some(sni) = &record.sni {
-                            cx.name(sni.clone(), "sni");
+                        let mut record = tls_record(&ch);
+                        if let Some(sni) = record.sni.take() {
+                            // Reported (and naming the flow) with identifiers in it redacted.
+                            let shown = cx.scan_reported(dir, &sni.0, Location::Sni);
+                            cx.name(shown.clone(), "sni");
+                            record.sni = Some(shown);
                         }
                         self.pending = Some(record);
                     }
