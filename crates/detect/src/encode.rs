@@ -55,6 +55,68 @@ pub fn base64_stable(v: &[u8], align: usize, url: bool) -> Vec<u8> {
     enc[first..end].to_vec()
 }
 
+/// What a base64 fragment ([`base64_stable`]) cannot say by itself: the bits of the value
+/// that share a character with unknown neighbouring bits. The character just before the
+/// fragment holds the value's first bits in its low bits (`head`), the one just after holds
+/// its last bits in its high bits (`tail`), as (mask, expected) over the character's 6-bit
+/// value. Two values that differ only there (a device's Wi-Fi and Bluetooth MACs, one apart)
+/// have the same fragment; checking the edges tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Edges {
+    /// Mask and bits for the character before the fragment.
+    pub head: Option<(u8, u8)>,
+    /// Mask and bits for the character after the fragment.
+    pub tail: Option<(u8, u8)>,
+}
+
+impl Edges {
+    /// Whether the characters around `text[start..end]` agree with the value's edge bits.
+    /// A neighbour that is absent or not a base64 character (a quote, `=` padding, the `%` of
+    /// an escape) cannot be checked and is accepted.
+    pub fn check(&self, text: &[u8], start: usize, end: usize) -> bool {
+        let ok = |edge: Option<(u8, u8)>, at: Option<&u8>| match (edge, at.and_then(|&b| base64_value(b))) {
+            (Some((mask, want)), Some(v)) => v & mask == want,
+            _ => true,
+        };
+        ok(self.head, start.checked_sub(1).and_then(|i| text.get(i))) && ok(self.tail, text.get(end))
+    }
+}
+
+/// The 6-bit value of a base64 character of either alphabet (`+` and `-` are 62, `/` and
+/// `_` are 63).
+pub fn base64_value(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    }
+}
+
+/// The [`Edges`] of the fragment [`base64_stable`] returns for the same arguments.
+pub fn base64_edges(v: &[u8], align: usize) -> Edges {
+    let mut buf = vec![0u8; align];
+    buf.extend_from_slice(v);
+    let enc = base64(&buf, false);
+    let first = (8 * align).div_ceil(6);
+    let end = (8 * (align + v.len())) / 6;
+    let val = |i: usize| enc.get(i).and_then(|&b| base64_value(b));
+    // Bits of the value in the character before `first` (its low bits) and at `end` (high).
+    let head_bits = 6 * first - 8 * align;
+    let tail_bits = 8 * (align + v.len()) - 6 * end;
+    let head = (head_bits > 0 && first > 0).then(|| {
+        let mask = ((1u16 << head_bits) - 1) as u8;
+        (mask, val(first - 1).unwrap_or(0) & mask)
+    });
+    let tail = (tail_bits > 0).then(|| {
+        let mask = (((1u16 << tail_bits) - 1) << (6 - tail_bits)) as u8;
+        (mask, val(end).unwrap_or(0) & mask)
+    });
+    Edges { head, tail }
+}
+
 /// The digests we look for, by their names in encoding chains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hash {
@@ -302,6 +364,30 @@ mod tests {
                     let whole = [pre, v.as_slice(), post].concat();
                     let enc = base64(&whole, false);
                     assert!(enc.windows(frag.len()).any(|w| w == frag.as_slice()), "align {align} pre {pre:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn edges_tell_apart_values_with_the_same_fragment() {
+        // Two MACs one apart: same fragment at alignment 0, different last bits.
+        let (a, b) = (b"3c:5a:b4:9e:01:7d".as_slice(), b"3c:5a:b4:9e:01:7e".as_slice());
+        assert_eq!(base64_stable(a, 0, false), base64_stable(b, 0, false));
+        for align in 0..3 {
+            let (ea, fa) = (base64_edges(a, align), base64_stable(a, align, false));
+            for pre in [b"".as_slice(), b"x", b"xy"] {
+                if pre.len() != align {
+                    continue;
+                }
+                for (v, want) in [(a, true), (b, false)] {
+                    let enc = base64(&[pre, v, b"\"}"].concat(), false);
+                    let at = enc.windows(fa.len()).position(|w| w == fa.as_slice());
+                    let Some(at) = at else {
+                        assert!(!want, "align {align}: fragment of a not in its own encoding");
+                        continue;
+                    };
+                    assert_eq!(ea.check(&enc, at, at + fa.len()), want, "align {align} {v:?}");
                 }
             }
         }

@@ -36,6 +36,8 @@ pub struct Form {
     /// The match must not touch a digit on either side (plain all-digit forms: a phone number
     /// inside a longer number is not that phone number).
     pub digit_boundary: bool,
+    /// For base64 fragments: the bits the neighbouring characters must hold.
+    pub edges: Option<encode::Edges>,
 }
 
 /// A canonical spelling of a value, and what to derive from it.
@@ -145,6 +147,16 @@ fn canons(id: &DeclaredId, region: Option<phonenumber::country::Id>) -> Vec<Cano
     out
 }
 
+/// The name of a canonical form when its case does not matter.
+fn caseless_name(name: &'static str) -> &'static str {
+    match name {
+        "colon-lower" | "colon-upper" => "colon",
+        "bare-lower" | "bare-upper" => "bare",
+        "lower" | "upper" => "value",
+        n => n,
+    }
+}
+
 /// Appends every form of `id` (index `idx` in the profile) to `out`.
 fn push_forms(
     idx: usize,
@@ -154,23 +166,26 @@ fn push_forms(
     out: &mut Vec<Form>,
 ) {
     let ci_kind = id.kind.case_insensitive();
-    let mut add = |bytes: Vec<u8>, encoding: String, form: &'static str, plain: bool| {
+    let mut add = |bytes: Vec<u8>, encoding: String, form: &'static str, plain: bool, edges: Option<encode::Edges>| {
         if bytes.len() < min_len {
             return;
         }
         let digits = plain && bytes.iter().all(|b| b.is_ascii_digit() || *b == b'+');
         let case_insensitive = plain && ci_kind && bytes.iter().any(u8::is_ascii_alphabetic);
-        out.push(Form { id: idx, bytes, encoding, form, case_insensitive, digit_boundary: digits });
+        // A plain form matched whatever its case is named without one (`colon`, not
+        // `colon-lower`); encoded and hashed forms keep it: they encode one spelling.
+        let form = if case_insensitive { caseless_name(form) } else { form };
+        out.push(Form { id: idx, bytes, encoding, form, case_insensitive, digit_boundary: digits, edges });
     };
     for c in canons(id, region) {
         let raw = c.name == "raw";
-        add(c.value.clone(), (if raw { "raw" } else { "plain" }).to_string(), c.name, !raw);
+        add(c.value.clone(), (if raw { "raw" } else { "plain" }).to_string(), c.name, !raw, None);
         if c.encoded {
             let pre = if raw { "(raw)" } else { "" };
             if !raw {
                 // (the hex of raw bytes is the bare hex form, already searched as plain)
-                add(encode::hex(&c.value, false), "hex".to_string(), c.name, false);
-                add(encode::hex(&c.value, true), "hex(upper)".to_string(), c.name, false);
+                add(encode::hex(&c.value, false), "hex".to_string(), c.name, false, None);
+                add(encode::hex(&c.value, true), "hex(upper)".to_string(), c.name, false, None);
             }
             for url in [false, true] {
                 let name = if url { "base64url" } else { "base64" };
@@ -180,7 +195,8 @@ fn push_forms(
                     if url && frag == encode::base64_stable(&c.value, align, false) {
                         continue;
                     }
-                    add(frag, format!("{name}{pre}"), c.name, false);
+                    let edges = Some(encode::base64_edges(&c.value, align));
+                    add(frag, format!("{name}{pre}"), c.name, false, edges);
                 }
             }
         }
@@ -188,18 +204,19 @@ fn push_forms(
             for h in Hash::ALL {
                 let d = h.digest(&c.value);
                 let hx = encode::hex(&d, false);
-                add(hx.clone(), h.name().to_string(), c.name, false);
-                add(encode::hex(&d, true), format!("{}(upper)", h.name()), c.name, false);
-                add(encode::base64_stable(&d, 0, false), format!("base64({})", h.name()), c.name, false);
+                let (de, he) = (Some(encode::base64_edges(&d, 0)), Some(encode::base64_edges(&hx, 0)));
+                add(hx.clone(), h.name().to_string(), c.name, false, None);
+                add(encode::hex(&d, true), format!("{}(upper)", h.name()), c.name, false, None);
+                add(encode::base64_stable(&d, 0, false), format!("base64({})", h.name()), c.name, false, de);
                 let u = encode::base64_stable(&d, 0, true);
                 if u != encode::base64_stable(&d, 0, false) {
-                    add(u, format!("base64url({})", h.name()), c.name, false);
+                    add(u, format!("base64url({})", h.name()), c.name, false, de);
                 }
-                add(encode::base64_stable(&hx, 0, false), format!("base64(hex({}))", h.name()), c.name, false);
+                add(encode::base64_stable(&hx, 0, false), format!("base64(hex({}))", h.name()), c.name, false, he);
                 if h != Hash::Sha512 {
                     for h2 in [Hash::Md5, Hash::Sha1, Hash::Sha256] {
                         let outer = encode::hex(&h2.digest(&hx), false);
-                        add(outer, format!("{}({})", h2.name(), h.name()), c.name, false);
+                        add(outer, format!("{}({})", h2.name(), h.name()), c.name, false, None);
                     }
                 }
             }
@@ -222,7 +239,7 @@ pub fn forms(profile: &Profile, min_len: usize) -> Vec<Form> {
         let mut keep = Vec::with_capacity(out.len() - start);
         for f in out.drain(start..) {
             let key = if f.case_insensitive { f.bytes.to_ascii_lowercase() } else { f.bytes.clone() };
-            if seen.insert((key, f.case_insensitive)) {
+            if seen.insert((key, f.case_insensitive, f.edges)) {
                 keep.push(f);
             }
         }

@@ -124,12 +124,20 @@ impl Location<'_> {
         }
     }
 
+    /// Percent-escapes are decoded everywhere but in DNS names and SNIs (which cannot hold
+    /// `%`); `+` starts decoding (as a form-encoded space) only where forms travel.
     fn percent_decodes(&self) -> bool {
-        matches!(self, Location::Url | Location::Header(_) | Location::Cookie | Location::Body)
+        !matches!(self, Location::Dns | Location::Sni)
     }
 
+    fn plus_is_space(&self) -> bool {
+        matches!(self, Location::Url | Location::Cookie | Location::Body)
+    }
+
+    /// JSON escapes are decoded everywhere but in DNS names and SNIs: JSON travels in
+    /// bodies and payloads, but also in query parameters, headers and cookies.
     fn json_decodes(&self) -> bool {
-        matches!(self, Location::Body | Location::Payload)
+        !matches!(self, Location::Dns | Location::Sni)
     }
 
     fn header(&self) -> Option<&str> {
@@ -231,6 +239,7 @@ struct Member {
     /// The exact bytes, for case-sensitive forms in a case-folding automaton.
     exact: Option<Box<[u8]>>,
     digit_boundary: bool,
+    edges: Option<encode::Edges>,
     confidence: Confidence,
 }
 
@@ -365,10 +374,11 @@ impl Scanner {
                 form: f.form,
                 exact,
                 digit_boundary: f.digit_boundary,
+                edges: f.edges,
                 confidence,
             };
             // The same bytes from the same id twice (two forms that coincide) are one member.
-            if !groups[g].iter().any(|m| m.id == member.id && m.exact == member.exact) {
+            if !groups[g].iter().any(|m| m.id == member.id && m.exact == member.exact && m.edges == member.edges) {
                 groups[g].push(member);
             }
         }
@@ -435,13 +445,28 @@ impl Scanner {
     /// and appends its findings to `out`, sorted by offset, at most
     /// [`Options::max_findings_per_call`].
     pub fn scan(&self, text: &[u8], location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
+        let (hits, truncated) = self.collect(text, location);
+        let hits = finish_hits(hits);
+        let cap = self.opts.max_findings_per_call;
+        let mut stats = self.render(text, 0, &hits, cap, location, out);
+        stats.truncated = truncated;
+        stats
+    }
+
+    /// Every detector over `text` and over what its escapes decode to; hits in `text`'s
+    /// coordinates, unsorted. Also says whether a cap cut the search short.
+    fn collect(&self, text: &[u8], location: Location<'_>) -> (Vec<Hit>, bool) {
         let mut hits = Vec::new();
         self.scan_layer(text, location, &mut hits);
         let mut budget = self.opts.max_decoded_len;
         let mut truncated = false;
         if location.percent_decodes() {
-            let trig = memchr::memchr2_iter(b'%', b'+', text);
-            let runs = encode::escape_runs(text, trig, |t, i| t[i] == b'+' || encode::is_percent_escape(t, i));
+            let runs = if location.plus_is_space() {
+                let trig = memchr::memchr2_iter(b'%', b'+', text);
+                encode::escape_runs(text, trig, |t, i| t[i] == b'+' || encode::is_percent_escape(t, i))
+            } else {
+                encode::escape_runs(text, memchr::memchr_iter(b'%', text), encode::is_percent_escape)
+            };
             truncated |= self.decode_runs(text, &runs, location, &mut hits, Decoder::Percent, &mut budget);
         }
         if location.json_decodes() {
@@ -450,11 +475,7 @@ impl Scanner {
             truncated |= self.decode_runs(text, &runs, location, &mut hits, Decoder::Json, &mut budget);
         }
         truncated |= hits.len() >= self.hit_limit();
-        let hits = finish_hits(hits);
-        let cap = self.opts.max_findings_per_call;
-        let mut stats = self.render(text, 0, &hits, cap, location, out);
-        stats.truncated = truncated;
-        stats
+        (hits, truncated)
     }
 
     /// Hits collected per scan before the detectors stop looking (see [`ScanStats::truncated`]).
@@ -512,42 +533,46 @@ impl Scanner {
         false
     }
 
-    /// Decodes `text` (a run of text holding escapes, at offset `base` of the scanned text;
-    /// once, then again if escapes remain, for percent encoding) and scans the result; keeps
-    /// hits whose span held an escape.
+    /// Decodes `text` (a run of text holding escapes, at offset `base` of the scanned text)
+    /// with `dec` and scans the result, then decodes that once more with each decoder whose
+    /// escapes remain (`url(url)`, `url(json)`, `json(url)`...: nestings to depth two) and
+    /// scans again. Keeps the hits whose span held an escape, in raw coordinates, with the
+    /// decoders that mattered in their encoding (outermost first).
     fn decoded_layers(&self, text: &[u8], base: usize, location: Location<'_>, hits: &mut Vec<Hit>, dec: Decoder) {
         let cap = self.opts.max_decoded_len;
         let (mut d1, mut m1) = (Vec::new(), Vec::new());
-        match dec {
-            Decoder::Percent => encode::percent_decode(text, &mut d1, &mut m1, cap),
-            Decoder::Json => encode::json_unescape(text, &mut d1, &mut m1, cap),
-        };
+        dec.decode(text, &mut d1, &mut m1, cap);
         let d1 = &d1[..m1.len() - 1];
         let mut layer = Vec::new();
         self.scan_layer(d1, location, &mut layer);
-        let wrap = dec.name();
-        for mut h in layer {
+        for mut h in layer.drain(..) {
             let (rs, re) = (m1[h.start] as usize, m1[h.end] as usize);
-            if text[rs..re] == d1[h.start..h.end] {
-                continue; // no escape inside: the raw scan has it
+            if same_in_context(text, rs, re, d1, h.start, h.end) {
+                continue; // no escape inside or next to it: the raw scan has it
             }
-            h.encoding = wrap_encoding(wrap, &h.encoding);
+            h.encoding = wrap_encoding(dec.name(), &h.encoding);
             (h.start, h.end) = (base + rs, base + re);
             hits.push(h);
         }
-        if dec == Decoder::Percent && encode::has_percent_escape(d1) {
+        for dec2 in [Decoder::Percent, Decoder::Json] {
+            if !dec2.applies(location) || !dec2.has_escape(d1) {
+                continue;
+            }
             let (mut d2, mut m2) = (Vec::new(), Vec::new());
-            encode::percent_decode(d1, &mut d2, &mut m2, cap);
+            dec2.decode(d1, &mut d2, &mut m2, cap);
             let d2 = &d2[..m2.len() - 1];
-            let mut layer = Vec::new();
             self.scan_layer(d2, location, &mut layer);
-            for mut h in layer {
+            for mut h in layer.drain(..) {
                 let (s1, e1) = (m2[h.start] as usize, m2[h.end] as usize);
-                if d1[s1..e1] == d2[h.start..h.end] {
-                    continue;
+                if same_in_context(d1, s1, e1, d2, h.start, h.end) {
+                    continue; // found in the first layer already
                 }
-                h.encoding = wrap_encoding("url", &wrap_encoding("url", &h.encoding));
-                (h.start, h.end) = (base + m1[s1] as usize, base + m1[e1] as usize);
+                let (rs, re) = (m1[s1] as usize, m1[e1] as usize);
+                let inner = wrap_encoding(dec2.name(), &h.encoding);
+                // Both decoders mattered only if the raw span differs from the first layer's.
+                let both = !same_in_context(text, rs, re, d1, s1, e1);
+                h.encoding = if both { wrap_encoding(dec.name(), &inner) } else { inner };
+                (h.start, h.end) = (base + rs, base + re);
                 hits.push(h);
             }
         }
@@ -620,6 +645,11 @@ impl Scanner {
             }
             if m.digit_boundary
                 && ((start > 0 && text[start - 1].is_ascii_digit()) || text.get(end).is_some_and(u8::is_ascii_digit))
+            {
+                continue;
+            }
+            if let Some(edges) = &m.edges
+                && !edges.check(text, start, end)
             {
                 continue;
             }
@@ -813,6 +843,36 @@ impl Decoder {
             Decoder::Json => "json",
         }
     }
+
+    fn applies(self, location: Location<'_>) -> bool {
+        match self {
+            Decoder::Percent => location.percent_decodes(),
+            Decoder::Json => location.json_decodes(),
+        }
+    }
+
+    fn has_escape(self, text: &[u8]) -> bool {
+        match self {
+            Decoder::Percent => encode::has_percent_escape(text),
+            Decoder::Json => memchr::memchr_iter(b'\\', text).any(|i| encode::json_escape(text, i).is_some()),
+        }
+    }
+
+    fn decode(self, text: &[u8], out: &mut Vec<u8>, map: &mut Vec<u32>, cap: usize) {
+        match self {
+            Decoder::Percent => encode::percent_decode(text, out, map, cap),
+            Decoder::Json => encode::json_unescape(text, out, map, cap),
+        };
+    }
+}
+
+/// Whether `a[sa..ea]` and `b[sb..eb]` are the same bytes with the same neighbour on each
+/// side: then a scan of `a` saw what a scan of `b` saw (neighbours decide digit boundaries
+/// and base64 edges, so an escape next to a match matters too).
+fn same_in_context(a: &[u8], sa: usize, ea: usize, b: &[u8], sb: usize, eb: usize) -> bool {
+    a[sa..ea] == b[sb..eb]
+        && sa.checked_sub(1).map(|i| a[i]) == sb.checked_sub(1).map(|i| b[i])
+        && a.get(ea) == b.get(eb)
 }
 
 fn wrap_encoding(outer: &str, inner: &str) -> String {
@@ -843,9 +903,20 @@ fn finish_hits(mut hits: Vec<Hit>) -> Vec<Hit> {
         max_end[k] > h.start
     };
     let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
+    // Per declared id, the end of its last kept hit: overlapping hits of one id are one
+    // occurrence seen through two forms (`+6581234567` and, in the decoded layer where `+`
+    // is a space, `6581234567`); the first (longest) one stands.
+    let mut id_end: HashMap<usize, usize> = HashMap::new();
     for h in hits {
         if h.id.is_none() && overlaps_declared(&h) {
             continue;
+        }
+        if let Some(id) = h.id {
+            let end = id_end.entry(id).or_insert(0);
+            if *end > h.start {
+                continue;
+            }
+            *end = h.end;
         }
         if out.iter().rev().take(8).any(|o| o.start == h.start && o.end == h.end && o.kind == h.kind && o.id == h.id) {
             continue;
@@ -879,12 +950,14 @@ fn case_variants(forms: Vec<Form>) -> Vec<Form> {
 /// Scans a byte stream delivered in chunks (raw TCP payload): matches that cross a chunk
 /// boundary are found, and each match is reported exactly once.
 ///
-/// The last `max(max_pattern_len, 256) + 64` bytes of the stream are kept and scanned again
-/// with the next chunk. A match is reported when it ends before the end of the bytes scanned
-/// (so that its right-hand neighbour is known: digit boundaries, key/value ends) and after
-/// everything reported by earlier chunks; [`StreamScanner::finish`] reports what touches the
-/// end of the stream. Decoding pre-passes are not run on streams: the engine scans decoded
-/// HTTP messages separately.
+/// The last `max(2 * max_pattern_len, 256) + 64` bytes of the stream are kept and scanned
+/// again with the next chunk (twice the longest pattern: room for its escaped spelling). A
+/// match is reported when it ends before the end of the bytes scanned (so that its right-hand
+/// neighbour is known: digit boundaries, key/value ends) and after everything reported by
+/// earlier chunks; [`StreamScanner::finish`] reports what touches the end of the stream. The
+/// decoding pre-passes of [`Scanner::scan`] run too (percent escapes, JSON escapes), so a
+/// stream finds what scanning it whole finds, except matches whose raw spelling is longer
+/// than the carried bytes when they straddle a chunk boundary.
 #[derive(Debug)]
 pub struct StreamScanner {
     buf: Vec<u8>,
@@ -905,7 +978,7 @@ impl StreamScanner {
             buf: Vec::new(),
             base: 0,
             decided: 0,
-            carry: scanner.max_pattern_len.max(256) + 64,
+            carry: (2 * scanner.max_pattern_len).max(256) + 64,
             findings: 0,
             dropped: 0,
         }
@@ -946,9 +1019,7 @@ impl StreamScanner {
     }
 
     fn scan_buf(&mut self, sc: &Scanner, last: bool, location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
-        let mut hits = Vec::new();
-        sc.scan_layer(&self.buf, location, &mut hits);
-        let truncated = hits.len() >= sc.hit_limit();
+        let (mut hits, truncated) = sc.collect(&self.buf, location);
         let len = self.buf.len();
         let (base, decided) = (self.base, self.decided);
         hits.retain(|h| base + h.end > decided && (last || h.end < len));

@@ -4,6 +4,8 @@
 
 use phonehome_detect::{DeclaredId, Finding, Location, Profile, Scanner};
 
+pub mod eval;
+
 /// One HTTP request copied from a corpus capture.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -99,4 +101,11 @@ pub fn profile50() -> Profile {
     }
     assert_eq!(ids.len(), 50);
     Profile { vendor: Some("Example".into()), region: Some("SG".into()), ids }
+}
+
+/// Encrypted TLS application data from corpus captures (`tests/data/tls_app_data.bin`, made
+/// by `tests/data/extract_tls.py`; the captures are listed in `tls_app_data.txt`).
+pub fn tls_app_data() -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls_app_data.bin");
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
