@@ -265,40 +265,42 @@ impl<'de, F: FnMut(Entry)> Visitor<'de> for EntriesSeed<'_, '_, F> {
         Ok(())
     }
 
-    // `"entries": null` (or any non-array): no entries; the file is still a HAR.
+    // `"entries": null` (or any non-array) inside a `log` object: no entries, but the file is
+    // still a HAR. At the top level (no `log`), only an array makes a HAR: `{"entries": 5}`
+    // is some other JSON.
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.0.saw_entries = true;
+        self.0.saw_entries = self.0.saw_log;
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        self.0.saw_entries = true;
+        self.0.saw_entries = self.0.saw_log;
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(())
     }
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.0.saw_entries = true;
+        self.0.saw_entries = self.0.saw_log;
         Ok(())
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.0.saw_entries = true;
+        self.0.saw_entries = self.0.saw_log;
         Ok(())
     }
 
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.0.saw_entries = true;
+        self.0.saw_entries = self.0.saw_log;
         Ok(())
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.0.saw_entries = true;
+        self.0.saw_entries = self.0.saw_log;
         Ok(())
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.0.saw_entries = true;
+        self.0.saw_entries = self.0.saw_log;
         Ok(())
     }
 }

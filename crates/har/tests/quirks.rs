@@ -272,6 +272,7 @@ fn not_json_and_not_har_are_clear_errors() {
     assert!(matches!(parse(br#"{"name":"pkg","version":"1.0"}"#, &l), Err(HarError::NotHar { .. })));
     assert!(matches!(parse(br#"{"log":"text"}"#, &l), Err(HarError::NotHar { .. })));
     assert!(matches!(parse(br#"{"log":{"level":"debug"}}"#, &l), Err(HarError::NotHar { .. })));
+    assert!(matches!(parse(br#"{"version":"2","entries":5}"#, &l), Err(HarError::NotHar { .. })));
     assert!(matches!(parse(br#"{"log":{"creator":{"name":"x"},"pag"#, &l), Err(HarError::Truncated { .. })));
     let e = parse(br#"{"log":{"creator":{"name":"x"}, oops"#, &l).unwrap_err();
     assert!(matches!(e, HarError::Json { line: 1, column: 33, .. }), "{e}");
