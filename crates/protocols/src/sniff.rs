@@ -69,7 +69,20 @@ const METHODS: &[&[u8]] = &[
 ];
 
 fn is_http(p: &[u8]) -> bool {
-    METHODS.iter().any(|m| p.starts_with(m))
+    METHODS.iter().any(|m| p.starts_with(m)) || is_versioned_request_line(p)
+}
+
+/// Any other method (WebDAV's PROPFIND and MKCOL, vendor extensions): an upper-case token,
+/// a space, and a first line that ends in an HTTP/1.x version.
+fn is_versioned_request_line(p: &[u8]) -> bool {
+    let Some(sp) = p.iter().take(21).position(|&c| c == b' ') else { return false };
+    if sp == 0 || !p[..sp].iter().all(|&c| c.is_ascii_uppercase() || c == b'-' || c == b'_') {
+        return false;
+    }
+    let head = &p[..p.len().min(8192)];
+    let Some(eol) = head.iter().position(|&c| c == b'\n') else { return false };
+    let line = head[..eol].strip_suffix(b"\r").unwrap_or(&head[..eol]);
+    line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0")
 }
 
 fn is_dns_port(ports: (u16, u16)) -> bool {
@@ -125,6 +138,9 @@ mod tests {
         assert_eq!(app_proto(Carrier::TcpStream, &hello, (50000, 8443)), Some("tls"));
         assert_eq!(app_proto(Carrier::TcpStream, b"GET / HTTP/1.1\r\n", (5, 7)), Some("http"));
         assert_eq!(app_proto(Carrier::Udp, b"M-SEARCH * HTTP/1.1\r\n", (5, 1900)), Some("http"));
+        // WebDAV methods (ndpi/webdav.pcap), and RTSP, which is not HTTP.
+        assert_eq!(app_proto(Carrier::TcpStream, b"PROPFIND /webdav HTTP/1.1\r\n", (5, 80)), Some("http"));
+        assert_eq!(app_proto(Carrier::TcpStream, b"DESCRIBE rtsp://h/ RTSP/1.0\r\n", (5, 554)), None);
         assert_eq!(app_proto(Carrier::TcpStream, b"\x00\x01garbage", (5, 7)), None);
         let dns = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'f', b'o', b'o', 0];
         assert_eq!(app_proto(Carrier::Udp, &dns, (40000, 53)), Some("dns"));

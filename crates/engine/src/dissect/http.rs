@@ -90,7 +90,10 @@ impl Transactions {
                         let mark = cx.mark();
                         scan_headers(dir, r.head.headers, cx);
                         cx.fill_http(mark, record.hostname.as_ref(), &record.url);
-                        self.answered = Some(record);
+                        // A response whose body never ended (no body event) is complete now.
+                        if let Some(done) = self.answered.replace(record) {
+                            cx.out.push(EventBody::Http(Box::new(done)));
+                        }
                     }
                     None => {
                         self.unmatched += 1;
