@@ -1,0 +1,1 @@
+//! Names: registrable domain, owning organisation, category. (Being written; see issue 5.)

@@ -1,0 +1,1 @@
+//! Addresses: special ranges, country and ASN. (Being written; see issue 5.)
