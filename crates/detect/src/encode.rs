@@ -166,8 +166,21 @@ pub fn has_percent_escape(text: &[u8]) -> bool {
 /// so that decoded `[s, e)` came from raw `[map[s], map[e])`. Malformed escapes are kept as
 /// they are. Stops after `cap` output bytes (returns false then).
 pub fn percent_decode(text: &[u8], out: &mut Vec<u8>, map: &mut Vec<u32>, cap: usize) -> bool {
+    percent_decode_changes(text, out, map, &mut Vec::new(), cap)
+}
+
+/// [`percent_decode`] that also lists the output offsets of the bytes decoding changed (an
+/// escape's byte, a `+` turned into a space), in increasing order.
+pub fn percent_decode_changes(
+    text: &[u8],
+    out: &mut Vec<u8>,
+    map: &mut Vec<u32>,
+    changes: &mut Vec<u32>,
+    cap: usize,
+) -> bool {
     out.clear();
     map.clear();
+    changes.clear();
     let mut i = 0;
     while i < text.len() {
         // Copy the run up to the next '%' or '+' in bulk.
@@ -188,11 +201,17 @@ pub fn percent_decode(text: &[u8], out: &mut Vec<u8>, map: &mut Vec<u32>, cap: u
             && i + 2 < text.len()
             && let (Some(h), Some(l)) = (crate::validate::hex_val(text[i + 1]), crate::validate::hex_val(text[i + 2]))
         {
+            changes.push(out.len() as u32);
             out.push((h << 4) | l);
             i += 3;
             continue;
         }
-        out.push(if text[i] == b'+' { b' ' } else { text[i] });
+        if text[i] == b'+' {
+            changes.push(out.len() as u32);
+            out.push(b' ');
+        } else {
+            out.push(text[i]);
+        }
         i += 1;
     }
     map.push(text.len() as u32);
@@ -204,8 +223,20 @@ pub fn percent_decode(text: &[u8], out: &mut Vec<u8>, map: &mut Vec<u32>, cap: u
 /// offset map as [`percent_decode`]. Not a JSON parser: it works on any text where a backslash
 /// appears, which is what a body of unknown shape needs.
 pub fn json_unescape(text: &[u8], out: &mut Vec<u8>, map: &mut Vec<u32>, cap: usize) -> bool {
+    json_unescape_changes(text, out, map, &mut Vec::new(), cap)
+}
+
+/// [`json_unescape`] that also lists the output offsets of the bytes escapes produced.
+pub fn json_unescape_changes(
+    text: &[u8],
+    out: &mut Vec<u8>,
+    map: &mut Vec<u32>,
+    changes: &mut Vec<u32>,
+    cap: usize,
+) -> bool {
     out.clear();
     map.clear();
+    changes.clear();
     let mut i = 0;
     while i < text.len() {
         let run_end = memchr::memchr(b'\\', &text[i..]).map_or(text.len(), |k| i + k);
@@ -224,6 +255,7 @@ pub fn json_unescape(text: &[u8], out: &mut Vec<u8>, map: &mut Vec<u32>, cap: us
             let mut buf = [0u8; 4];
             for &e in ch.encode_utf8(&mut buf).as_bytes() {
                 map.push(i as u32);
+                changes.push(out.len() as u32);
                 out.push(e);
             }
             i += used;
@@ -271,7 +303,30 @@ pub fn is_percent_escape(text: &[u8], i: usize) -> bool {
 
 /// Bytes that occur in text protocols (printable ASCII, tab, CR, LF) and in UTF-8 text.
 pub fn is_texty(b: u8) -> bool {
-    (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\r' | b'\n') || b >= 0x80
+    TEXTY[usize::from(b)]
+}
+
+const TEXTY: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b >= 0x20 && b < 0x7f) || b == 9 || b == 10 || b == 13 || b >= 0x80;
+        b += 1;
+    }
+    t
+};
+
+/// The end of the run of text bytes starting at `from`, looking at most `max` bytes.
+fn texty_end(text: &[u8], from: usize, max: usize) -> usize {
+    let lim = text.len().min(from.saturating_add(max));
+    text[from.min(lim)..lim].iter().position(|&b| !TEXTY[usize::from(b)]).map_or(lim, |k| from + k)
+}
+
+/// The start of the run of text bytes ending at `to` (exclusive), at most `max` bytes back
+/// and not before `floor`.
+fn texty_start(text: &[u8], to: usize, max: usize, floor: usize) -> usize {
+    let lo = floor.max(to.saturating_sub(max));
+    text[lo..to].iter().rposition(|&b| !TEXTY[usize::from(b)]).map_or(lo, |k| lo + k + 1)
 }
 
 /// How far from an escape a decoding pre-pass looks (see [`escape_runs`]).
@@ -300,23 +355,16 @@ pub fn escape_runs(
         if let Some(last) = runs.last_mut()
             && p < last.1
         {
-            // Inside the current run: extend its end to RUN_WINDOW past this escape.
-            let mut e = last.1;
-            while e < text.len() && e - p < RUN_WINDOW && is_texty(text[e]) {
-                e += 1;
+            // Inside the current run: extend its end to RUN_WINDOW past this escape (the
+            // bytes up to the old end are known to be text).
+            if last.1 < text.len() && last.1 - p < RUN_WINDOW && is_texty(text[last.1]) {
+                last.1 = texty_end(text, last.1, p + RUN_WINDOW - last.1);
             }
-            last.1 = e;
             continue;
         }
         let covered = runs.last().map_or(0, |r| r.1);
-        let mut s = p;
-        while s > covered && p - s < RUN_WINDOW && is_texty(text[s - 1]) {
-            s -= 1;
-        }
-        let mut e = p + 1;
-        while e < text.len() && e - p < RUN_WINDOW && is_texty(text[e]) {
-            e += 1;
-        }
+        let s = texty_start(text, p, RUN_WINDOW, covered);
+        let e = texty_end(text, p + 1, RUN_WINDOW - 1);
         if let Some(last) = runs.last_mut()
             && s == last.1
         {

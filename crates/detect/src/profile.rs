@@ -312,6 +312,16 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_profile() {
+        let p = Profile::from_toml_str(include_str!("../examples/profile.toml")).unwrap();
+        assert_eq!(p.ids.len(), 17);
+        assert_eq!((p.vendor.as_deref(), p.region.as_deref()), (Some("Xiaomi"), Some("SG")));
+        assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+        let kinds: std::collections::BTreeSet<Kind> = p.ids.iter().map(|i| i.kind).collect();
+        assert_eq!(kinds.len(), 14, "all kinds but meid, device_id and analytics_id");
+    }
+
+    #[test]
     fn toml_profile() {
         let p = Profile::from_toml_str(
             r#"

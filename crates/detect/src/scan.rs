@@ -540,11 +540,11 @@ impl Scanner {
     /// decoders that mattered in their encoding (outermost first).
     fn decoded_layers(&self, text: &[u8], base: usize, location: Location<'_>, hits: &mut Vec<Hit>, dec: Decoder) {
         let cap = self.opts.max_decoded_len;
-        let (mut d1, mut m1) = (Vec::new(), Vec::new());
-        dec.decode(text, &mut d1, &mut m1, cap);
+        let (mut d1, mut m1, mut changes) = (Vec::new(), Vec::new(), Vec::new());
+        dec.decode(text, &mut d1, &mut m1, &mut changes, cap);
         let d1 = &d1[..m1.len() - 1];
         let mut layer = Vec::new();
-        self.scan_layer(d1, location, &mut layer);
+        self.scan_near_changes(d1, &changes, location, &mut layer);
         for mut h in layer.drain(..) {
             let (rs, re) = (m1[h.start] as usize, m1[h.end] as usize);
             if same_in_context(text, rs, re, d1, h.start, h.end) {
@@ -559,9 +559,9 @@ impl Scanner {
                 continue;
             }
             let (mut d2, mut m2) = (Vec::new(), Vec::new());
-            dec2.decode(d1, &mut d2, &mut m2, cap);
+            dec2.decode(d1, &mut d2, &mut m2, &mut changes, cap);
             let d2 = &d2[..m2.len() - 1];
-            self.scan_layer(d2, location, &mut layer);
+            self.scan_near_changes(d2, &changes, location, &mut layer);
             for mut h in layer.drain(..) {
                 let (s1, e1) = (m2[h.start] as usize, m2[h.end] as usize);
                 if same_in_context(d1, s1, e1, d2, h.start, h.end) {
@@ -576,6 +576,48 @@ impl Scanner {
                 hits.push(h);
             }
         }
+    }
+
+    /// Scans the decoded text `dec` only around the bytes that decoding changed (`changes`,
+    /// increasing offsets): a hit is kept only if its span (or a neighbour) holds such a byte,
+    /// so text far from every escape would be scanned for nothing. Windows reach
+    /// [`Self::reach`] bytes either side of each change; hits touching a window's inner edge
+    /// are dropped (they may be cut short), which loses nothing, since every hit that holds a
+    /// change lies well inside its window.
+    fn scan_near_changes(&self, dec: &[u8], changes: &[u32], location: Location<'_>, hits: &mut Vec<Hit>) {
+        let reach = self.reach();
+        let mut windows: Vec<(usize, usize)> = Vec::new();
+        for &c in changes {
+            let i = c as usize;
+            let (ws, we) = (i.saturating_sub(reach), (i + 1 + reach).min(dec.len()));
+            match windows.last_mut() {
+                Some(last) if ws <= last.1 => last.1 = we,
+                _ => windows.push((ws, we)),
+            }
+        }
+        let mut layer = Vec::new();
+        for (ws, we) in windows {
+            if ws == 0 && we == dec.len() {
+                self.scan_layer(dec, location, hits);
+                return;
+            }
+            self.scan_layer(&dec[ws..we], location, &mut layer);
+            for mut h in layer.drain(..) {
+                if (ws > 0 && h.start == 0) || (we < dec.len() && h.end == we - ws) {
+                    continue;
+                }
+                h.start += ws;
+                h.end += ws;
+                hits.push(h);
+            }
+        }
+    }
+
+    /// How far from a decoded escape a hit that holds it can start or end: the longest
+    /// pattern, or with undeclared detection the longest key, value or e-mail address.
+    fn reach(&self) -> usize {
+        let undeclared = if self.opts.undeclared { 340 } else { 0 };
+        self.max_pattern_len.max(undeclared).max(if self.geos.is_empty() { 0 } else { 200 }) + 2
     }
 
     /// The sampled-filter + anchored-automaton search for declared forms.
@@ -858,10 +900,10 @@ impl Decoder {
         }
     }
 
-    fn decode(self, text: &[u8], out: &mut Vec<u8>, map: &mut Vec<u32>, cap: usize) {
+    fn decode(self, text: &[u8], out: &mut Vec<u8>, map: &mut Vec<u32>, changes: &mut Vec<u32>, cap: usize) {
         match self {
-            Decoder::Percent => encode::percent_decode(text, out, map, cap),
-            Decoder::Json => encode::json_unescape(text, out, map, cap),
+            Decoder::Percent => encode::percent_decode_changes(text, out, map, changes, cap),
+            Decoder::Json => encode::json_unescape_changes(text, out, map, changes, cap),
         };
     }
 }
