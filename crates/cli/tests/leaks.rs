@@ -144,3 +144,66 @@ fn a_profile_file_and_bad_ids_are_handled() {
     let out = phonehome(&["analyze", "--profile", "no/such/profile.toml", "examples/1kxun.pcap"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn har_files_are_searched_like_captures() {
+    // The made-up device of fixtures/har/SOURCES.md, declared.
+    let ids = [
+        "imei=353288072143666",
+        "android_id=3f8a9c2e71b4d605",
+        "advertising_id=c9f3e2a1-7b4d-4e8f-9a2c-5d6e7f8a9b0c",
+        "phone=+447700900123",
+        "email=jane.doe@example.com",
+        "mac=a4:83:e7:5b:12:9f",
+    ];
+    let mut args: Vec<&str> = ids.iter().flat_map(|id| ["--id", id]).collect();
+    args.extend(["fixtures/har/mitmproxy_app.har", "fixtures/har/pcapdroid_app.har"]);
+    let (text, ev) = ndjson(&args);
+    let found = leaks(&ev);
+    let seen = |kind: &str, file: &str| {
+        found.iter().any(|l| {
+            l["leak"]["kind"] == kind
+                && l["leak"]["declared"] == true
+                && l["pcap_filename"].as_str().unwrap().ends_with(file)
+        })
+    };
+    for kind in ["imei", "android_id", "advertising_id", "phone", "email"] {
+        assert!(seen(kind, "mitmproxy_app.har"), "{kind} in mitmproxy_app.har");
+    }
+    for kind in ["android_id", "advertising_id", "phone", "email"] {
+        assert!(seen(kind, "pcapdroid_app.har"), "{kind} in pcapdroid_app.har");
+    }
+    // Where: a form POST body, a query string, a header, a WebSocket message; the SHA-256 of
+    // the e-mail address in a response.
+    let at = |loc: &str| found.iter().any(|l| l["leak"]["location"] == loc);
+    assert!(at("body") && at("url") && at("payload") && at("header:x-device-id"));
+    assert!(
+        found
+            .iter()
+            .any(|l| l["leak"]["kind"] == "email" && l["leak"]["encoding"].as_str().unwrap().contains("sha256"))
+    );
+    // Each entry is an http event; leaks name the request's host and carry no frame.
+    let http = ev.iter().filter(|e| e["event_type"] == "http").count();
+    assert!(http >= 12, "{http} http events");
+    assert!(found.iter().all(|l| l["pcap_cnt"].is_null() && l["http"]["hostname"].is_string()));
+    assert!(!text.contains("3f8a9c2e71b4d605"), "values are redacted");
+    let st = &ev.last().unwrap()["stats"];
+    assert_eq!(st["inputs"][0]["format"], "har");
+}
+
+#[test]
+fn a_broken_har_is_reported_and_what_it_holds_is_read() {
+    // quirks.har ends inside its last entry: the entries before the cut are read.
+    let (_, ev) = ndjson(&["fixtures/har/quirks.har"]);
+    assert!(ev.iter().filter(|e| e["event_type"] == "http").count() >= 3);
+    assert!(ev.last().unwrap()["stats"]["skipped"]["har_entry_skipped"].as_u64().unwrap() >= 1);
+    // Not a HAR at all: exit 2 with a message.
+    let dir = std::env::temp_dir().join(format!("phonehome-har-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.har");
+    std::fs::write(&bad, b"{\"not\": \"a har\"}").unwrap();
+    let out = phonehome(&["analyze", "--format", "ndjson", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a readable HAR"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -81,6 +81,24 @@ impl<'s> Handler<'s> {
         &mut *self.sink
     }
 
+    /// Reads a HAR input (docs/DESIGN.md, "har"): its entries' events go to the sink.
+    pub(crate) fn run_har(
+        &mut self,
+        bytes: &[u8],
+        input_index: u64,
+        counters: &mut Counters,
+    ) -> Result<u64, phonehome_har::HarError> {
+        let input = self.input.clone().unwrap_or_else(|| Arc::from("-"));
+        let (sink, error) = (&mut self.sink, &mut self.error);
+        crate::har::run(bytes, &input, input_index, &mut self.findings, counters, &mut |event| {
+            if error.is_none()
+                && let Err(e) = sink.event(&event)
+            {
+                *error = Some(e);
+            }
+        })
+    }
+
     /// Sends the events in `scratch` as events of `flow`, whose server name so far is
     /// `hostname`.
     fn flush_scratch(&mut self, flow: &FlowInfo, hostname: &Option<(WireText, &'static str)>) {

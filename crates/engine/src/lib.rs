@@ -9,6 +9,7 @@
 mod dissect;
 mod findings;
 mod handler;
+mod har;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -86,7 +87,25 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
             error: None,
         };
 
-        match CaptureReader::with_config(input.reader, config.reader.clone()) {
+        // A HAR is read whole (the reader is pure over bytes, under its size cap); anything
+        // else goes to the capture reader with the bytes peeked here put back in front.
+        let mut reader = input.reader;
+        let mut head = Vec::with_capacity(16);
+        if let Err(e) = (&mut reader).take(16).read_to_end(&mut head) {
+            counters.add(Counter::UnreadableFile, 1);
+            outcome.problems.push(format!("{}: {e}", input.name));
+            stats.error = Some(e.to_string());
+            outcome.stats.inputs.push(stats);
+            continue;
+        }
+        if har::looks_like_har(&input.name, &head) {
+            read_har(&mut table, head, reader, index as u64, &mut stats, &mut counters, &mut outcome);
+            table.handler_mut().take_error()?;
+            outcome.stats.inputs.push(stats);
+            continue;
+        }
+        let reader: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(reader));
+        match CaptureReader::with_config(reader, config.reader.clone()) {
             Err(e) => {
                 counters.add(Counter::UnreadableFile, 1);
                 outcome.problems.push(format!("{}: {e}", input.name));
@@ -164,6 +183,36 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
     sink.event(&stats_event)?;
     sink.finish()?;
     Ok(outcome)
+}
+
+/// Reads one HAR input through the handler's findings stage.
+fn read_har(
+    table: &mut FlowTable<Handler<'_>>,
+    head: Vec<u8>,
+    mut rest: Box<dyn Read + Send>,
+    index: u64,
+    stats: &mut InputStats,
+    counters: &mut Counters,
+    outcome: &mut Outcome,
+) {
+    let max = phonehome_har::Limits::default().max_input_bytes;
+    let mut bytes = head;
+    let read = (&mut rest).take(max as u64 + 1 - bytes.len() as u64).read_to_end(&mut bytes);
+    stats.bytes = bytes.len() as u64;
+    stats.format = Some("har".to_string());
+    let result = match read {
+        Err(e) => Err(e.to_string()),
+        Ok(_) => table.handler_mut().run_har(&bytes, index, counters).map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(_) => outcome.readable_inputs += 1,
+        Err(e) => {
+            counters.add(Counter::CorruptFile, 1);
+            outcome.problems.push(format!("{}: not a readable HAR: {e}", stats.name));
+            stats.error = Some(e);
+            stats.format = None;
+        }
+    }
 }
 
 fn wall_clock() -> Timestamp {

@@ -139,6 +139,8 @@ counters! {
     // --- link layers -------------------------------------------------------------------------
     /// IEEE 802.11 data frames with the Protected bit (WEP/WPA): their payload is encrypted.
     WlanProtected = (Skipped, "wlan_protected"),
+    /// HAR entries skipped: not an object, no request, over the entry size or count cap.
+    HarEntrySkipped = (Skipped, "har_entry_skipped"),
 }
 
 /// The three objects of the `stats` event.

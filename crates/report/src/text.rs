@@ -47,6 +47,8 @@ pub struct TextSummary<W: Write> {
     untracked_leaks: u64,
     dests: HashMap<(IpAddr, Option<u16>, IpProto), Dest>,
     untracked_flows: u64,
+    /// `http` events: for HAR inputs, which have no packets, they are what was read.
+    http_events: u64,
     stats: Option<StatsRecord>,
 }
 
@@ -59,6 +61,7 @@ impl<W: Write> TextSummary<W> {
             untracked_leaks: 0,
             dests: HashMap::new(),
             untracked_flows: 0,
+            http_events: 0,
             stats: None,
         }
     }
@@ -66,18 +69,29 @@ impl<W: Write> TextSummary<W> {
     fn render(&self) -> String {
         let mut s = String::new();
         let Some(st) = &self.stats else { return s };
-        let _ = writeln!(
-            s,
-            "{} packets, {} in {} input{}; {} flows ({} TCP, {} UDP, {} other)",
-            st.packets,
-            human_bytes(st.bytes),
-            st.inputs.len(),
-            if st.inputs.len() == 1 { "" } else { "s" },
-            st.flows,
-            st.tcp_flows,
-            st.udp_flows,
-            st.flows - st.tcp_flows - st.udp_flows,
-        );
+        if st.packets == 0 && self.http_events > 0 {
+            let _ = writeln!(
+                s,
+                "{} HTTP requests (HAR) in {} input{}",
+                self.http_events,
+                st.inputs.len(),
+                plural(st.inputs.len())
+            );
+        }
+        if st.packets > 0 || self.http_events == 0 {
+            let _ = writeln!(
+                s,
+                "{} packets, {} in {} input{}; {} flows ({} TCP, {} UDP, {} other)",
+                st.packets,
+                human_bytes(st.bytes),
+                st.inputs.len(),
+                if st.inputs.len() == 1 { "" } else { "s" },
+                st.flows,
+                st.tcp_flows,
+                st.udp_flows,
+                st.flows - st.tcp_flows - st.udp_flows,
+            );
+        }
         self.render_leaks(&mut s);
         let mut dests: Vec<_> = self.dests.iter().collect();
         dests.sort_by(|a, b| {
@@ -231,7 +245,8 @@ impl<W: Write> EventSink for TextSummary<W> {
                     g.best = Some(r.confidence);
                 }
             }
-            EventBody::Dns(_) | EventBody::Tls(_) | EventBody::Quic(_) | EventBody::Http(_) => {}
+            EventBody::Http(_) => self.http_events += 1,
+            EventBody::Dns(_) | EventBody::Tls(_) | EventBody::Quic(_) => {}
         }
         Ok(())
     }
@@ -241,6 +256,10 @@ impl<W: Write> EventSink for TextSummary<W> {
         self.out.write_all(text.as_bytes())?;
         self.out.flush()
     }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn human_bytes(n: u64) -> String {

@@ -1,0 +1,202 @@
+//! HAR input: recorded requests and responses searched like reassembled HTTP.
+//!
+//! A HAR has no packets, so no flows: each entry becomes an `http` event and the `leak` events
+//! of what its request and response carried, tied to a flow reference made for the entry
+//! (the server's address when the file records it, the URL's port) so that the report reads
+//! the same as for captures. `flow_id` is `input_index × 2^42 + entry index × 2`.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use phonehome_detect::Location;
+use phonehome_har::{Entry, NameValue};
+use phonehome_model::event::{Event, EventBody, FlowRef, HttpRecord};
+use phonehome_model::text::WireText;
+use phonehome_model::{Counter, Counters, Direction, IpProto, Timestamp};
+
+use crate::dissect::{Context, DnsNames};
+use crate::findings::Findings;
+
+/// Whether an input is a HAR rather than a capture: by name (`.har`, `.zhar`, `.har.gz`) or
+/// by its first bytes (a JSON object, possibly after a byte order mark).
+pub(crate) fn looks_like_har(name: &str, head: &[u8]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".har") || lower.ends_with(".zhar") || lower.ends_with(".har.gz") {
+        return true;
+    }
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    matches!(head, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || head.trim_ascii_start().first() == Some(&b'{')
+}
+
+/// Reads one HAR's entries into events. Returns the entries read, or the reason the file could
+/// not be read at all.
+pub(crate) fn run(
+    bytes: &[u8],
+    input: &Arc<str>,
+    input_index: u64,
+    findings: &mut Findings,
+    counters: &mut Counters,
+    emit: &mut dyn FnMut(Event),
+) -> Result<u64, phonehome_har::HarError> {
+    let mut names = DnsNames::new(0);
+    let mut read = 0u64;
+    let log = phonehome_har::parse_each(bytes, &phonehome_har::Limits::default(), |entry| {
+        read += 1;
+        let mut out = Vec::new();
+        let flow = flow_ref(&entry, input_index);
+        let mut hostname = None;
+        let mut cx = Context {
+            names: &mut names,
+            out: &mut out,
+            hostname: &mut hostname,
+            counters,
+            findings,
+            frame: None,
+            udp: false,
+        };
+        let record = entry_events(&entry, &mut cx);
+        let timestamp =
+            entry.started.map_or(Timestamp::from_secs_nanos(0, 0), |t| Timestamp::from_secs_nanos(t.secs, t.nanos));
+        for mut body in out.into_iter().chain([EventBody::Http(Box::new(record.clone()))]) {
+            if let EventBody::Leak(l) = &mut body {
+                l.dest_hostname = record.hostname.clone();
+            }
+            emit(Event { timestamp, input: Some(input.clone()), flow: Some(flow.clone()), body });
+        }
+    })?;
+    counters.add(Counter::HarEntrySkipped, log.report.entries_skipped as u64 + log.report.entries_over_cap as u64);
+    Ok(read)
+}
+
+/// The entry's endpoints: the client is unknown (unspecified address), the server is the
+/// recorded `serverIPAddress` (unspecified when absent) on the URL's port.
+fn flow_ref(entry: &Entry, input_index: u64) -> FlowRef {
+    let url = &entry.request.url;
+    let https = url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    let port = url_port(url).unwrap_or(if https { 443 } else { 80 });
+    FlowRef {
+        flow_id: (input_index << 42) + (entry.index as u64) * 2,
+        src_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        dest_ip: entry.server_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        src_port: None,
+        dest_port: Some(port),
+        proto: IpProto::TCP,
+    }
+}
+
+/// The port written in a URL's authority, if any.
+fn url_port(url: &str) -> Option<u16> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let authority = &authority[authority.rfind('@').map_or(0, |i| i + 1)..];
+    let after_host = authority.rfind(']').map_or(authority, |i| &authority[i..]);
+    after_host.rfind(':').and_then(|i| after_host[i + 1..].parse().ok())
+}
+
+/// The request target as an HTTP/1.1 client would send it: the URL's path and query.
+fn target(url: &str) -> &str {
+    let Some(scheme_end) = url.find("://") else { return url };
+    let rest = &url[scheme_end + 3..];
+    match rest.find(['/', '?']) {
+        Some(i) => &rest[i..],
+        None => "/",
+    }
+}
+
+/// Searches everything the entry carried and returns its `http` event's data; the leak
+/// events are in `cx.out`.
+fn entry_events(entry: &Entry, cx: &mut Context<'_>) -> HttpRecord {
+    let req = &entry.request;
+    let mut record = HttpRecord {
+        hostname: req.host().map(|h| WireText(h.into_bytes())),
+        http_method: WireText(req.method.clone().into_bytes()),
+        protocol: req.http_version.clone(),
+        http_user_agent: req.header("user-agent").map(|u| WireText(u.as_bytes().to_vec())),
+        ..HttpRecord::default()
+    };
+    let mark = cx.mark();
+    record.url = cx.scan_reported(Direction::ToServer, target(&req.url).as_bytes(), Location::Url);
+    let mut referer = None;
+    scan_headers(Direction::ToServer, &req.headers, cx, &mut referer);
+    record.http_refer = referer;
+    // Cookies are in the Cookie header when the writer kept it; otherwise only in `cookies`.
+    if req.header("cookie").is_none() {
+        for c in &req.cookies {
+            cx.scan(Direction::ToServer, format!("{}={}", c.name, c.value).as_bytes(), Location::Cookie);
+        }
+    }
+    if let Some(post) = &req.post_data {
+        if let Some(text) = &post.text {
+            cx.scan(Direction::ToServer, &text.bytes, Location::Body);
+            record.request_length = text.bytes.len() as u64;
+        } else if !post.params.is_empty() {
+            let form: Vec<String> = post.params.iter().map(|p| format!("{}={}", p.name, p.value)).collect();
+            cx.scan(Direction::ToServer, form.join("&").as_bytes(), Location::Body);
+        }
+    }
+    for m in &entry.websocket {
+        let dir = if m.sent { Direction::ToServer } else { Direction::ToClient };
+        cx.scan(dir, &m.data.bytes, Location::Payload);
+    }
+    if let Some(resp) = &entry.response {
+        record.status = Some(resp.status);
+        record.http_content_type =
+            (!resp.content.mime_type.is_empty()).then(|| WireText(resp.content.mime_type.clone().into_bytes()));
+        scan_headers(Direction::ToClient, &resp.headers, cx, &mut None);
+        if let Some(text) = &resp.content.text {
+            cx.scan(Direction::ToClient, &text.bytes, Location::Body);
+            record.length = text.bytes.len() as u64;
+        }
+    }
+    cx.fill_http(mark, record.hostname.as_ref(), &record.url);
+    record.anomalies = entry.anomalies.clone();
+    record
+}
+
+/// Searches headers as the HTTP dissector does; HTTP/2 pseudo-headers other than
+/// `:authority` repeat what the URL says and are skipped. Sets `referer` (redacted).
+fn scan_headers(dir: Direction, headers: &[NameValue], cx: &mut Context<'_>, referer: &mut Option<WireText>) {
+    for h in headers {
+        let name = h.name.as_str();
+        if name.starts_with(':') && !name.eq_ignore_ascii_case(":authority") {
+            continue;
+        }
+        let location = if name.eq_ignore_ascii_case("cookie") || name.eq_ignore_ascii_case("set-cookie") {
+            Location::Cookie
+        } else {
+            Location::Header(name)
+        };
+        if referer.is_none() && dir == Direction::ToServer && name.eq_ignore_ascii_case("referer") {
+            *referer = Some(cx.scan_reported(dir, h.value.as_bytes(), location));
+        } else {
+            cx.scan(dir, h.value.as_bytes(), location);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_ports_come_from_the_url() {
+        assert_eq!(target("http://a.example/p?q=1"), "/p?q=1");
+        assert_eq!(target("https://a.example"), "/");
+        assert_eq!(target("https://a.example?x"), "?x");
+        assert_eq!(target("/relative"), "/relative");
+        assert_eq!(url_port("http://a.example:8080/p"), Some(8080));
+        assert_eq!(url_port("http://[::1]:81/"), Some(81));
+        assert_eq!(url_port("http://[::1]/"), None);
+        assert_eq!(url_port("http://u:pw@a.example/"), None);
+        assert_eq!(url_port("https://a.example/"), None);
+    }
+
+    #[test]
+    fn hars_are_told_from_captures() {
+        assert!(looks_like_har("x.har", b"\xd4\xc3\xb2\xa1"));
+        assert!(looks_like_har("-", b"  {\"log\""));
+        assert!(looks_like_har("-", b"\xef\xbb\xbf{"));
+        assert!(!looks_like_har("x.pcap", b"\xd4\xc3\xb2\xa1"));
+        assert!(!looks_like_har("x.pcapng", b"\x0a\x0d\x0d\x0a"));
+    }
+}
