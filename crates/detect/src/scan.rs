@@ -714,7 +714,7 @@ impl Scanner {
     /// latitude and of the longitude, no more than 64 bytes apart, in either order. Any rounding
     /// with at least two decimals matches; encoded coordinates are not searched.
     fn find_locations(&self, text: &[u8], limit: usize, hits: &mut Vec<Hit>) {
-        let mut nums: Vec<(usize, usize, f64)> = Vec::new();
+        let mut nums: Vec<(usize, usize, f64, f64)> = Vec::new(); // start, end, value, tolerance
         let mut skip = 0;
         for p in memchr::memchr_iter(b'.', text) {
             if p < skip || p == 0 || !text[p - 1].is_ascii_digit() {
@@ -746,24 +746,25 @@ impl Scanner {
             if e - p < 3 || text.get(e).is_some_and(|&b| b.is_ascii_digit() || b == b'.') {
                 continue; // fewer than 2 decimals, or a version number / IP address
             }
-            if let Some((v, _)) = crate::validate::parse_decimal(&text[s..e]) {
-                nums.push((s, e, v));
+            if let Some((v, decimals)) = crate::validate::parse_decimal(&text[s..e]) {
+                // "Whatever the rounding": a number written with d decimals matches if the
+                // declared value rounds or truncates to it.
+                let tol = self.opts.location_tolerance_deg.max(0.5 * 10f64.powi(-(decimals as i32)) * (1.0 + 1e-9));
+                nums.push((s, e, v, tol));
             }
         }
-        let tol = self.opts.location_tolerance_deg;
+        let close = |v: f64, t: f64, want: f64| (v - want).abs() <= t;
         for g in &self.geos {
             let mut used_until = 0;
-            for (a, &(s1, e1, v1)) in nums.iter().enumerate() {
+            for (a, &(s1, e1, v1, t1)) in nums.iter().enumerate() {
                 if s1 < used_until {
                     continue;
                 }
-                let near = |&(s2, e2, _): &(usize, usize, f64)| s2 >= e1 && s2 - e1 <= 64 || e2 <= s1 && s1 - e2 <= 64;
-                let pair = nums[a + 1..].iter().find(|n| {
-                    near(n)
-                        && (((v1 - g.lat).abs() <= tol && (n.2 - g.lon).abs() <= tol)
-                            || ((v1 - g.lon).abs() <= tol && (n.2 - g.lat).abs() <= tol))
+                // Numbers are in text order: look at the ones starting within 64 bytes after.
+                let pair = nums[a + 1..].iter().take_while(|n| n.0 <= e1 + 64).find(|n| {
+                    (close(v1, t1, g.lat) && close(n.2, n.3, g.lon)) || (close(v1, t1, g.lon) && close(n.2, n.3, g.lat))
                 });
-                if let Some(&(_, e2, _)) = pair {
+                if let Some(&(_, e2, _, _)) = pair {
                     if hits.len() >= limit {
                         return;
                     }
@@ -1183,6 +1184,10 @@ mod tests {
         assert_eq!(found(&sc, br#"{"lat":1.2905,"lng":103.852}"#, Location::Body).len(), 1);
         assert_eq!(found(&sc, b"lon=103.85198&lat=1.29032", Location::Url).len(), 1);
         assert_eq!(found(&sc, b"lat=1.2950&lon=103.8519", Location::Url), []);
+        // Rounded or truncated to 2 decimals: still the same place (about 1 km).
+        assert_eq!(found(&sc, b"ll=1.29,103.85", Location::Url).len(), 1);
+        assert_eq!(found(&sc, b"ll=1.29,103.86", Location::Url).len(), 0);
+        assert_eq!(found(&sc, b"ll=1.3,103.9", Location::Url).len(), 0); // 1 decimal: not searched
         assert_eq!(found(&sc, b"v=1.29.103.85", Location::Url), []);
     }
 
@@ -1213,6 +1218,13 @@ mod tests {
         out.clear();
         sc.scan(text.as_bytes(), Location::Body, &mut out);
         assert_eq!(out.len(), 64);
+        // Many decimal numbers near a declared location: pairing them is linear.
+        let geo = scanner(&["location=1.2903217,103.8519843"], false);
+        let text = "1.2345 ".repeat(300_000);
+        out.clear();
+        let t = std::time::Instant::now();
+        geo.scan(text.as_bytes(), Location::Body, &mut out);
+        assert!(out.is_empty() && t.elapsed().as_secs() < 10);
     }
 
     #[test]
