@@ -69,6 +69,10 @@ struct Identifiers {
     /// recognised by their key and shape).
     #[arg(long)]
     declared_only: bool,
+    /// Findings reported per stream direction of a flow (and at most 64 per scanned text);
+    /// the rest are counted in stats.caps.findings.
+    #[arg(long, default_value_t = 256)]
+    max_findings_per_flow: usize,
 }
 
 /// Resource caps (defaults suit a laptop; every cap hit is counted in the stats event).
@@ -145,7 +149,13 @@ fn detection(args: &Identifiers) -> Result<Detection, String> {
     for w in profile.warnings() {
         eprintln!("phonehome: warning: {w}");
     }
-    let options = Options { show_values: args.show_values, undeclared: !args.declared_only, ..Options::default() };
+    let options = Options {
+        show_values: args.show_values,
+        undeclared: !args.declared_only,
+        max_findings_per_stream: args.max_findings_per_flow,
+        max_findings_per_call: args.max_findings_per_flow.min(64),
+        ..Options::default()
+    };
     Ok(Detection::new(&profile, &options))
 }
 

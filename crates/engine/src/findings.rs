@@ -65,11 +65,13 @@ pub(crate) struct Origin<'a> {
 pub(crate) struct Findings {
     detection: Detection,
     scratch: Vec<Finding>,
+    /// Findings dropped by the scanner's caps (per text, per stream).
+    pub(crate) dropped: u64,
 }
 
 impl Findings {
     pub(crate) fn new(detection: Detection) -> Findings {
-        Findings { detection, scratch: Vec::new() }
+        Findings { detection, scratch: Vec::new(), dropped: 0 }
     }
 
     /// Whether raw payload sent from `origin` is worth scanning.
@@ -88,7 +90,7 @@ impl Findings {
         out: &mut Vec<EventBody>,
     ) -> Vec<Redaction> {
         let Some(scanner) = self.detection.scanner(&origin) else { return Vec::new() };
-        scanner.scan(text, location, &mut self.scratch);
+        self.dropped += scanner.scan(text, location, &mut self.scratch).dropped as u64;
         let redactions = if scanner.options().show_values {
             Vec::new()
         } else {
@@ -117,14 +119,14 @@ impl Findings {
         out: &mut Vec<EventBody>,
     ) {
         let Some(scanner) = self.detection.scanner(&origin) else { return };
-        state.push(scanner, chunk, Location::Payload, &mut self.scratch);
+        self.dropped += state.push(scanner, chunk, Location::Payload, &mut self.scratch).dropped as u64;
         self.emit(origin, out);
     }
 
     /// Ends a stream: what touches its last byte.
     pub(crate) fn finish_stream(&mut self, state: &mut StreamScanner, origin: Origin<'_>, out: &mut Vec<EventBody>) {
         let Some(scanner) = self.detection.scanner(&origin) else { return };
-        state.finish(scanner, Location::Payload, &mut self.scratch);
+        self.dropped += state.finish(scanner, Location::Payload, &mut self.scratch).dropped as u64;
         self.emit(origin, out);
     }
 

@@ -73,6 +73,11 @@ impl<'s> Handler<'s> {
         self.input = Some(name);
     }
 
+    /// Findings the scanner's caps dropped (counted in `stats.caps.findings`).
+    pub(crate) fn findings_dropped(&self) -> u64 {
+        self.findings.dropped
+    }
+
     pub(crate) fn take_error(&mut self) -> std::io::Result<()> {
         self.error.take().map_or(Ok(()), Err)
     }

@@ -175,6 +175,7 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
     outcome.stats.flows = table.flows_tcp + table.flows_udp + table.flows_other;
     outcome.stats.icmp_packets = table.icmp_packets;
     counters.merge(&table.handler_mut().counters);
+    counters.add(Counter::FindingsCap, table.handler_mut().findings_dropped());
     outcome.stats.counters = counters;
     let timestamp = last_ts.unwrap_or_else(wall_clock);
     let stats_event =

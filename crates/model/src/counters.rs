@@ -139,6 +139,9 @@ counters! {
     // --- link layers -------------------------------------------------------------------------
     /// IEEE 802.11 data frames with the Protected bit (WEP/WPA): their payload is encrypted.
     WlanProtected = (Skipped, "wlan_protected"),
+    /// Identifier findings dropped: over the cap per scanned text or per stream direction
+    /// (`--max-findings-per-flow`).
+    FindingsCap = (Cap, "findings"),
     /// HAR entries skipped: not an object, no request, over the entry size or count cap.
     HarEntrySkipped = (Skipped, "har_entry_skipped"),
 }

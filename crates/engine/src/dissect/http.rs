@@ -105,9 +105,13 @@ impl Transactions {
                 if let Some(mut record) = self.answered.take() {
                     record.length = b.wire_len;
                     flag_body(&mut record, &b);
-                    let mark = cx.mark();
-                    cx.scan(self.datagram_dir.unwrap_or(Direction::ToClient), b.data, Location::Body);
-                    cx.fill_http(mark, record.hostname.as_ref(), &record.url);
+                    // Images, audio, video and fonts a server sends carry no identifier a
+                    // text search can find, and are most of the bytes.
+                    if !record.http_content_type.as_ref().is_some_and(|t| is_media(&t.0)) {
+                        let mark = cx.mark();
+                        cx.scan(self.datagram_dir.unwrap_or(Direction::ToClient), b.data, Location::Body);
+                        cx.fill_http(mark, record.hostname.as_ref(), &record.url);
+                    }
                     cx.out.push(EventBody::Http(Box::new(record)));
                 }
             }
@@ -209,6 +213,14 @@ fn flag_body(r: &mut HttpRecord, b: &Body<'_>) {
     }
 }
 
+/// Whether a Content-Type names binary media (`image/`, `audio/`, `video/`, `font/`).
+fn is_media(content_type: &[u8]) -> bool {
+    let t = content_type.trim_ascii_start();
+    [&b"image/"[..], b"audio/", b"video/", b"font/"]
+        .iter()
+        .any(|p| t.len() >= p.len() && t[..p.len()].eq_ignore_ascii_case(p))
+}
+
 /// A Host value without its port: `example.com:8080` → `example.com`, `[::1]:80` → `[::1]`.
 fn strip_port(host: &[u8]) -> &[u8] {
     let Some(colon) = host.iter().rposition(|&b| b == b':') else { return host };
@@ -226,7 +238,16 @@ fn strip_port(host: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_port;
+    use super::{is_media, strip_port};
+
+    #[test]
+    fn media_types_are_told_apart() {
+        assert!(is_media(b"image/png"));
+        assert!(is_media(b" Video/MP4"));
+        assert!(!is_media(b"application/json"));
+        assert!(!is_media(b"text/html; charset=utf-8"));
+        assert!(!is_media(b"img"));
+    }
 
     #[test]
     fn ports_are_stripped_from_hosts() {
