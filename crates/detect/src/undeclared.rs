@@ -367,6 +367,11 @@ struct Geo {
 /// At most this many latitude/longitude candidates per text: pairing them is quadratic.
 const MAX_GEO: usize = 256;
 
+/// At most this many values under phone keys are validated per text: libphonenumber takes
+/// microseconds per number, and a text of `tel=` keys with invalid numbers (no finding, so no
+/// hit cap) would otherwise scan at well under 1 MB/s.
+const MAX_PHONE_CHECKS: u32 = 256;
+
 /// Runs every undeclared detector over `text`, appending hits.
 ///
 /// `header` is the header name when `text` is one header's value (the name is then the key of
@@ -381,12 +386,14 @@ pub(crate) fn detect(
 ) {
     let first = hits.len();
     let mut geo: Vec<(KeyClass, Geo)> = Vec::new();
+    let mut phone_checks = MAX_PHONE_CHECKS;
+    let mut ctx = Ctx { region, geo: &mut geo, phone_checks: &mut phone_checks };
     if let Some(name) = header
         && let Some(class) = classify_key(name.as_bytes())
     {
         let (s, e) = trim(text, 0, text.len());
         if e - s <= MAX_VALUE {
-            value(class, name.as_bytes(), text, s, e, region, hits, &mut geo);
+            value(class, name.as_bytes(), text, s, e, &mut ctx, hits);
         }
     }
     let mut skip_until = 0usize;
@@ -407,14 +414,14 @@ pub(crate) fn detect(
                     s += 1; // XML-ish attribute: key="value"
                 }
                 let e = value_end(text, s, ends_value);
-                value(class, &text[ks..p], text, s, e, region, hits, &mut geo);
+                value(class, &text[ks..p], text, s, e, &mut ctx, hits);
             }
             b':' => {
                 if let Some(e) = colon_mac(text, p, hits) {
                     skip_until = e;
                     continue;
                 }
-                colon_pair(text, p, region, hits, &mut geo);
+                colon_pair(text, p, &mut ctx, hits);
             }
             _ => {
                 if let Some(e) = email_at(text, p, hits) {
@@ -462,14 +469,16 @@ fn trim(text: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
     (s, e)
 }
 
-/// `"key": value` (JSON) or `Key: value` (header, mail, text protocol line).
-fn colon_pair(
-    text: &[u8],
-    p: usize,
+/// What the validators of one text share: the region for national phone numbers, the
+/// latitude/longitude candidates to pair, the phone validations left.
+struct Ctx<'a> {
     region: Option<phonenumber::country::Id>,
-    hits: &mut Vec<Hit>,
-    geo: &mut Vec<(KeyClass, Geo)>,
-) {
+    geo: &'a mut Vec<(KeyClass, Geo)>,
+    phone_checks: &'a mut u32,
+}
+
+/// `"key": value` (JSON) or `Key: value` (header, mail, text protocol line).
+fn colon_pair(text: &[u8], p: usize, ctx: &mut Ctx<'_>, hits: &mut Vec<Hit>) {
     if p == 0 {
         return;
     }
@@ -503,24 +512,15 @@ fn colon_pair(
         value_end(text, s, |b| matches!(b, b'\r' | b'\n' | b',' | b'}' | b']' | b';' | b'&' | b'<') || b < 0x20)
     };
     let (s, e) = trim(text, s, e);
-    value(class, &text[ks..ke], text, s, e, region, hits, geo);
+    value(class, &text[ks..ke], text, s, e, ctx, hits);
 }
 
 /// Validates the value `text[s..e]` found under `key` (of class `class`) and records a hit.
-#[allow(clippy::too_many_arguments)]
-fn value(
-    class: KeyClass,
-    key: &[u8],
-    text: &[u8],
-    s: usize,
-    e: usize,
-    region: Option<phonenumber::country::Id>,
-    hits: &mut Vec<Hit>,
-    geo: &mut Vec<(KeyClass, Geo)>,
-) {
+fn value(class: KeyClass, key: &[u8], text: &[u8], s: usize, e: usize, ctx: &mut Ctx<'_>, hits: &mut Vec<Hit>) {
     if s >= e {
         return;
     }
+    let region = ctx.region;
     let val = &text[s..e];
     let keyname = || String::from_utf8_lossy(key).into_owned();
     let mut push = |kind: Kind, conf: Confidence, encoding: &'static str| {
@@ -532,7 +532,9 @@ fn value(
         K::Imei if v::is_imei(val) => push(Kind::Imei, High, "plain"),
         K::Imsi if v::is_imsi(val) => push(Kind::Imsi, High, "plain"),
         K::Iccid if v::is_iccid(val) => push(Kind::Iccid, High, "plain"),
+        K::Phone if *ctx.phone_checks == 0 => {}
         K::Phone => {
+            *ctx.phone_checks -= 1;
             // In free text (`Phone: +39 081 7683821 - Fax: ...`) the number is the leading run
             // of phone characters; hex-encoded numbers are the whole value.
             let run = val.iter().position(|b| !(b.is_ascii_digit() || b" +-().".contains(b))).unwrap_or(val.len());
@@ -603,10 +605,10 @@ fn value(
             }
         }
         K::Lat | K::Lon => {
-            if geo.len() < MAX_GEO
+            if ctx.geo.len() < MAX_GEO
                 && let Some((value, decimals)) = v::parse_decimal(val)
             {
-                geo.push((class, Geo { start: s, end: e, value, decimals }));
+                ctx.geo.push((class, Geo { start: s, end: e, value, decimals }));
             }
         }
         _ => {} // Email: found by '@' (e-mail keys only raise its confidence); failed validations
@@ -779,6 +781,20 @@ mod tests {
         assert!(h.iter().any(|x| x.0 == Kind::Email && x.2 == Confidence::High), "{h:?}");
         let h = run("WAKEUP: MAC=d8:31:34:20:77:fb;Timeout=10", None);
         assert_eq!(h, [(Kind::Mac, "d8:31:34:20:77:fb".into(), Confidence::High)]);
+    }
+
+    #[test]
+    fn phone_validation_is_bounded() {
+        // Invalid numbers under phone keys yield no hit (so no hit cap applies); the number
+        // of libphonenumber calls per text is capped instead.
+        let text = "tel=1234567890&".repeat(20_000);
+        let t = std::time::Instant::now();
+        assert_eq!(run(&text, None), []);
+        assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+        let mut hits = Vec::new();
+        let text = format!("{}phone=+390817683821", "tel=1&".repeat(10));
+        detect(text.as_bytes(), None, None, usize::MAX, &mut hits);
+        assert_eq!(hits.len(), 1);
     }
 
     #[test]

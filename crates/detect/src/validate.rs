@@ -91,24 +91,25 @@ pub fn is_imsi(v: &[u8]) -> bool {
 /// Parses a MAC address written as `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff`, `aabb.ccdd.eeff`
 /// or `aabbccddeeff` (either case).
 pub fn parse_mac(v: &[u8]) -> Option<[u8; 6]> {
-    let hex: Vec<u8> = match v.len() {
+    // Offsets of the two hex digits of each byte, by notation.
+    const COLON: [usize; 6] = [0, 3, 6, 9, 12, 15];
+    const DOTTED: [usize; 6] = [0, 2, 5, 7, 10, 12];
+    const BARE: [usize; 6] = [0, 2, 4, 6, 8, 10];
+    let at = match v.len() {
         17 => {
             let sep = v[2];
-            if sep != b':' && sep != b'-' {
+            if (sep != b':' && sep != b'-') || (0..5).any(|i| v[2 + 3 * i] != sep) {
                 return None;
             }
-            if (0..5).any(|i| v[2 + 3 * i] != sep) {
-                return None;
-            }
-            v.iter().enumerate().filter(|(i, _)| i % 3 != 2).map(|(_, &b)| b).collect()
+            &COLON
         }
-        14 if v[4] == b'.' && v[9] == b'.' => v.iter().filter(|&&b| b != b'.').copied().collect(),
-        12 => v.to_vec(),
+        14 if v[4] == b'.' && v[9] == b'.' => &DOTTED,
+        12 => &BARE,
         _ => return None,
     };
     let mut out = [0u8; 6];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        out[i] = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
+    for (o, &i) in out.iter_mut().zip(at) {
+        *o = (hex_val(v[i])? << 4) | hex_val(v[i + 1])?;
     }
     Some(out)
 }
