@@ -25,6 +25,8 @@ pub struct Detection {
     outbound: Option<Arc<Scanner>>,
     /// Declared values only: for what servers send (absent when nothing is declared).
     inbound: Option<Arc<Scanner>>,
+    /// Undeclared detectors run (on `outbound`).
+    undeclared: bool,
 }
 
 impl Detection {
@@ -36,7 +38,7 @@ impl Detection {
             Arc::new(Scanner::new(profile, &declared_only))
         });
         let outbound = (options.undeclared || inbound.is_some()).then_some(outbound);
-        Detection { outbound, inbound }
+        Detection { outbound, inbound, undeclared: options.undeclared }
     }
 
     /// Whether anything is searched at all.
@@ -89,7 +91,16 @@ impl Findings {
         origin: Origin<'_>,
         out: &mut Vec<EventBody>,
     ) -> Vec<Redaction> {
-        let Some(scanner) = self.detection.scanner(&origin) else { return Vec::new() };
+        let undeclared_here = origin.udp && location == Location::Payload && self.detection.undeclared;
+        let scanner = if undeclared_here && looks_binary(text) {
+            // Undeclared detection reads `key=value` text; in a binary datagram (RTP, QUIC
+            // of other versions, games, VPNs: most unrecognised UDP bytes) it finds nothing
+            // and costs the most, so only declared values are looked for there.
+            self.detection.inbound.as_deref()
+        } else {
+            self.detection.scanner(&origin)
+        };
+        let Some(scanner) = scanner else { return Vec::new() };
         self.dropped += scanner.scan(text, location, &mut self.scratch).dropped as u64;
         let redactions = if scanner.options().show_values {
             Vec::new()
@@ -140,6 +151,15 @@ impl Findings {
             out.push(EventBody::Leak(Box::new(leak_record(f, origin))));
         }
     }
+}
+
+/// Whether a payload is binary rather than text: under 3/4 printable ASCII (with tab, CR, LF)
+/// in its first 64 bytes (enough to tell a text protocol from RTP or a game's frames).
+fn looks_binary(payload: &[u8]) -> bool {
+    let head = &payload[..payload.len().min(64)];
+    let printable: usize =
+        head.iter().map(|&b| usize::from(b.wrapping_sub(0x20) < 0x5f || matches!(b, 9 | 10 | 13))).sum();
+    printable * 4 < head.len() * 3
 }
 
 /// A span of a scanned text that holds an identifier, and what to show instead.
@@ -199,7 +219,18 @@ fn leak_record(f: Finding, origin: Origin<'_>) -> LeakRecord {
 
 #[cfg(test)]
 mod tests {
-    use super::{Redaction, redact};
+    use super::{Redaction, looks_binary, redact};
+
+    #[test]
+    fn binary_payloads_are_told_from_text() {
+        assert!(!looks_binary(b"NOTIFY * HTTP/1.1\r\nHost: 239.255.255.250:1900\r\n"));
+        assert!(looks_binary(&[0x80, 0x60, 0x12, 0x34, 0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef]));
+        // An SLP reply: a binary header, then text.
+        let mut slp = vec![1u8, 2, 0, 0x52, 0, 0, 0, 0, 0x1c, 0x3f, 0, 2, b'e', b'n', 0, 0];
+        slp.extend_from_slice(b"service:printer:lpr://10.1.1.1/BINPS (x-hp-mac=3C528226FD28)(x-hp-guid=...)");
+        assert!(!looks_binary(&slp));
+        assert!(!looks_binary(b""));
+    }
 
     fn r(start: usize, end: usize, tag: &str) -> Redaction {
         Redaction { start, end, tag: tag.into() }
