@@ -547,13 +547,15 @@ fn ddg_category(cats: Option<&Value>) -> Option<Category> {
     }
 }
 
-/// DuckDuckGo owners: `displayName` is what people call the company, `name` the legal name.
+/// DuckDuckGo owners: `displayName` is what people call the company, `name` the legal name,
+/// and `ownedBy` (web TDS v6) the parent ("Google Analytics" is owned by "Google LLC").
 fn ddg_owner(owner: &Value) -> Option<RawOrg> {
     let legal = str_of(owner, "name");
     let display = str_of(owner, "displayName").or(legal)?;
     Some(RawOrg {
         name: display.to_owned(),
         legal_name: legal.filter(|l| *l != display).map(str::to_owned),
+        parent: str_of(owner, "ownedBy").map(str::to_owned),
         ..RawOrg::default()
     })
 }

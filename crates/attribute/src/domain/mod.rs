@@ -29,9 +29,10 @@
 //! loaded first, then user lists in the order given; a later source replaces what an earlier
 //! one said about the same key: an entry that names an organisation replaces the key's
 //! organisation *and* category (a category it does not give becomes unknown, so a user's
-//! company is never paired with the table's category for another company), an entry that
-//! gives only a category replaces the category, and an entry that gives neither (a hosts
-//! file line) only marks the key as listed. At lookup, the most specific key that names an
+//! company is never paired with the table's category for another company; when it names the
+//! company already there, that company's category is kept), an entry that gives only a
+//! category replaces the category, and an entry that gives neither (a hosts file line) only
+//! marks the key as listed. At lookup, the most specific key that names an
 //! organisation wins; the category is the most specific one at or below that key's depth.
 //! A tenant rule (a cloud customer recognised by its label) wins over the cloud's own entry
 //! but not over a key more specific than the cloud suffix.
@@ -469,8 +470,12 @@ impl DomainDb {
             let category = e.category.or(src.category);
             let slot = self.names.entry(key.into()).or_default();
             if org.is_some() {
+                // A different company brings its own category (possibly none); the same
+                // company named again (an entity list) keeps the category already known.
+                if slot.org != org || category.is_some() {
+                    slot.category = category;
+                }
                 slot.org = org;
-                slot.category = category;
                 slot.note = Some(note);
             } else if category.is_some() {
                 slot.category = category;
@@ -514,6 +519,10 @@ impl DomainDb {
             }
             if let Some(p) = &raw.parent {
                 copy.parent = Some(p.clone());
+                // The list's parent decides the family too, when we know that parent.
+                if let Some(pi) = parent_idx {
+                    copy.family = self.orgs[pi as usize].family;
+                }
             }
             copy.source = self.notes[note as usize].to_string();
             self.orgs.push(copy);

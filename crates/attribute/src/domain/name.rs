@@ -12,8 +12,8 @@ pub const MAX_NAME: usize = 253;
 const MAX_LABEL: usize = 63;
 
 /// A host name reduced to the form every table key has: lower-case ASCII letters, digits, `-`,
-/// `_` (service labels such as `_dmarc` are real) and UTF-8 beyond ASCII (internationalised
-/// names as they appear in DNS text), labels of 1 to 63 bytes, at most 253 bytes, no trailing
+/// `_` (service labels such as `_dmarc` are real) and letters and digits beyond ASCII
+/// (internationalised names as they appear in DNS text), labels of 1 to 63 bytes, at most 253 bytes, no trailing
 /// dot. `buf` holds the lower-cased copy so that the common case allocates nothing.
 ///
 /// Returns `None` for anything that is not such a name: empty labels (`a..b`, `.a`), spaces,
@@ -36,15 +36,15 @@ pub(crate) fn normalize<'b>(host: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&
         }
         host = name.trim_end_matches('.');
     }
-    let bytes = host.as_bytes();
-    if bytes.is_empty() || bytes.len() > MAX_NAME {
+    if host.is_empty() || host.len() > MAX_NAME {
         return None;
     }
     let mut label_len = 0usize;
     let mut last_label_digits = true;
-    for (i, &b) in bytes.iter().enumerate() {
-        let lower = match b {
-            b'.' => {
+    for (i, c) in host.char_indices() {
+        let n = c.len_utf8();
+        match c {
+            '.' => {
                 if label_len == 0 {
                     return None;
                 }
@@ -53,26 +53,29 @@ pub(crate) fn normalize<'b>(host: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&
                 buf[i] = b'.';
                 continue;
             }
-            b'A'..=b'Z' => b + 32,
-            b'a'..=b'z' | b'-' | b'_' => b,
-            b'0'..=b'9' => b,
-            0x80..=0xff => b, // part of a UTF-8 sequence; the input is a valid &str
+            'A'..='Z' => buf[i] = c.to_ascii_lowercase() as u8,
+            'a'..='z' | '-' | '_' | '0'..='9' => buf[i] = c as u8,
+            // Internationalised names in DNS text form: letters and digits of any script.
+            // Invisible and punctuation characters (BOM, zero-width space, fullwidth dot)
+            // are refused: they make look-alikes, not names.
+            c if !c.is_ascii() && c.is_alphanumeric() => {
+                c.encode_utf8(&mut buf[i..i + n]);
+            }
             _ => return None,
         };
-        if !b.is_ascii_digit() {
+        if !c.is_ascii_digit() {
             last_label_digits = false;
         }
-        label_len += 1;
+        label_len += n;
         if label_len > MAX_LABEL {
             return None;
         }
-        buf[i] = lower;
     }
     if label_len == 0 || last_label_digits {
         return None;
     }
-    // Only ASCII bytes were changed (to other ASCII bytes), so the UTF-8 is intact.
-    std::str::from_utf8(&buf[..bytes.len()]).ok()
+    // Every character was copied whole (ASCII letters lower-cased), so this is UTF-8.
+    std::str::from_utf8(&buf[..host.len()]).ok()
 }
 
 /// The two registrable domains of a normalised name.
@@ -167,6 +170,9 @@ mod tests {
             "x.com:99999999",
             "x.com:8a",
             "in-a\u{1a}dr.arpa",
+            "\u{feff}google.com",
+            "goo\u{200b}gle.com",
+            "google\u{ff0e}com",
             "a/b.com",
             "*.example.com",
             "a\0.com",
