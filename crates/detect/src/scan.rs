@@ -317,6 +317,21 @@ fn gram(t: &[u8], j: usize) -> u32 {
     u32::from_le_bytes([t[j], t[j + 1], t[j + 2], t[j + 3]])
 }
 
+/// Buffers of the decoding pre-passes, reused across the runs and windows of one scan.
+#[derive(Default)]
+struct Scratch {
+    /// Raw bytes the pre-passes may still decode in this scan ([`Options::max_decoded_len`]).
+    budget: usize,
+    d1: Vec<u8>,
+    m1: Vec<u32>,
+    d2: Vec<u8>,
+    m2: Vec<u32>,
+    changes: Vec<u32>,
+    layer: Vec<Hit>,
+    inner: Vec<Hit>,
+    window_hits: Vec<Hit>,
+}
+
 /// Raw bytes decoded and scanned at a time by a decoding pre-pass.
 const DECODE_WINDOW: usize = 64 * 1024;
 /// Overlap of consecutive decoding windows: twice the longest raw match (see
@@ -458,8 +473,8 @@ impl Scanner {
     fn collect(&self, text: &[u8], location: Location<'_>) -> (Vec<Hit>, bool) {
         let mut hits = Vec::new();
         self.scan_layer(text, location, &mut hits);
-        let mut budget = self.opts.max_decoded_len;
         let mut truncated = false;
+        let mut scratch = Scratch { budget: self.opts.max_decoded_len, ..Scratch::default() };
         if location.percent_decodes() {
             let runs = if location.plus_is_space() {
                 let trig = memchr::memchr2_iter(b'%', b'+', text);
@@ -467,12 +482,12 @@ impl Scanner {
             } else {
                 encode::escape_runs(text, memchr::memchr_iter(b'%', text), encode::is_percent_escape)
             };
-            truncated |= self.decode_runs(text, &runs, location, &mut hits, Decoder::Percent, &mut budget);
+            truncated |= self.decode_runs(text, &runs, location, &mut hits, Decoder::Percent, &mut scratch);
         }
         if location.json_decodes() {
             let trig = memchr::memchr_iter(b'\\', text);
             let runs = encode::escape_runs(text, trig, |t, i| encode::json_escape(t, i).is_some());
-            truncated |= self.decode_runs(text, &runs, location, &mut hits, Decoder::Json, &mut budget);
+            truncated |= self.decode_runs(text, &runs, location, &mut hits, Decoder::Json, &mut scratch);
         }
         truncated |= hits.len() >= self.hit_limit();
         (hits, truncated)
@@ -497,7 +512,7 @@ impl Scanner {
 
     /// Decodes the escape runs of `text` and scans what they decode to, [`DECODE_WINDOW`]
     /// bytes at a time (windows overlap by [`WINDOW_OVERLAP`]; a hit belongs to the window in
-    /// whose first part it ends, so none is cut or reported twice), spending at most `budget`
+    /// whose first part it ends, so none is cut or reported twice), spending at most `scratch.budget`
     /// raw bytes. Returns whether the budget ran out.
     fn decode_runs(
         &self,
@@ -506,19 +521,19 @@ impl Scanner {
         location: Location<'_>,
         hits: &mut Vec<Hit>,
         dec: Decoder,
-        budget: &mut usize,
+        scratch: &mut Scratch,
     ) -> bool {
-        let mut layer = Vec::new();
+        let mut layer = std::mem::take(&mut scratch.window_hits);
         for &(s, e) in runs {
             let mut ws = s;
             loop {
-                if *budget == 0 || hits.len() >= self.hit_limit() {
+                if scratch.budget == 0 || hits.len() >= self.hit_limit() {
                     return true;
                 }
-                let we = e.min(ws + DECODE_WINDOW).min(ws + *budget);
-                *budget -= we - ws;
+                let we = e.min(ws + DECODE_WINDOW).min(ws + scratch.budget);
+                scratch.budget -= we - ws;
                 layer.clear();
-                self.decoded_layers(&text[ws..we], ws, location, &mut layer, dec);
+                self.decoded_layers(&text[ws..we], ws, location, &mut layer, dec, scratch);
                 let last = we == e;
                 // Hits ending in the overlap are the next window's (it sees their right side).
                 let own_end = if last { usize::MAX } else { we.saturating_sub(WINDOW_OVERLAP / 2) };
@@ -530,6 +545,7 @@ impl Scanner {
                 ws = we.saturating_sub(WINDOW_OVERLAP).max(ws + 1);
             }
         }
+        scratch.window_hits = layer;
         false
     }
 
@@ -538,13 +554,22 @@ impl Scanner {
     /// escapes remain (`url(url)`, `url(json)`, `json(url)`...: nestings to depth two) and
     /// scans again. Keeps the hits whose span held an escape, in raw coordinates, with the
     /// decoders that mattered in their encoding (outermost first).
-    fn decoded_layers(&self, text: &[u8], base: usize, location: Location<'_>, hits: &mut Vec<Hit>, dec: Decoder) {
+    fn decoded_layers(
+        &self,
+        text: &[u8],
+        base: usize,
+        location: Location<'_>,
+        hits: &mut Vec<Hit>,
+        dec: Decoder,
+        scratch: &mut Scratch,
+    ) {
         let cap = self.opts.max_decoded_len;
-        let (mut d1, mut m1, mut changes) = (Vec::new(), Vec::new(), Vec::new());
-        dec.decode(text, &mut d1, &mut m1, &mut changes, cap);
+        let Scratch { d1, m1, d2, m2, changes, layer, inner, .. } = scratch;
+        dec.decode(text, d1, m1, changes, cap);
+        let m1 = &m1[..];
         let d1 = &d1[..m1.len() - 1];
-        let mut layer = Vec::new();
-        self.scan_near_changes(d1, &changes, location, &mut layer);
+        layer.clear();
+        self.scan_near_changes(d1, changes, location, layer, inner);
         for mut h in layer.drain(..) {
             let (rs, re) = (m1[h.start] as usize, m1[h.end] as usize);
             if same_in_context(text, rs, re, d1, h.start, h.end) {
@@ -558,10 +583,9 @@ impl Scanner {
             if !dec2.applies(location) || !dec2.has_escape(d1) {
                 continue;
             }
-            let (mut d2, mut m2) = (Vec::new(), Vec::new());
-            dec2.decode(d1, &mut d2, &mut m2, &mut changes, cap);
+            dec2.decode(d1, d2, m2, changes, cap);
             let d2 = &d2[..m2.len() - 1];
-            self.scan_near_changes(d2, &changes, location, &mut layer);
+            self.scan_near_changes(d2, changes, location, layer, inner);
             for mut h in layer.drain(..) {
                 let (s1, e1) = (m2[h.start] as usize, m2[h.end] as usize);
                 if same_in_context(d1, s1, e1, d2, h.start, h.end) {
@@ -584,31 +608,39 @@ impl Scanner {
     /// [`Self::reach`] bytes either side of each change; hits touching a window's inner edge
     /// are dropped (they may be cut short), which loses nothing, since every hit that holds a
     /// change lies well inside its window.
-    fn scan_near_changes(&self, dec: &[u8], changes: &[u32], location: Location<'_>, hits: &mut Vec<Hit>) {
+    fn scan_near_changes(
+        &self,
+        dec: &[u8],
+        changes: &[u32],
+        location: Location<'_>,
+        hits: &mut Vec<Hit>,
+        layer: &mut Vec<Hit>,
+    ) {
         let reach = self.reach();
-        let mut windows: Vec<(usize, usize)> = Vec::new();
-        for &c in changes {
-            let i = c as usize;
-            let (ws, we) = (i.saturating_sub(reach), (i + 1 + reach).min(dec.len()));
-            match windows.last_mut() {
-                Some(last) if ws <= last.1 => last.1 = we,
-                _ => windows.push((ws, we)),
-            }
-        }
-        let mut layer = Vec::new();
-        for (ws, we) in windows {
-            if ws == 0 && we == dec.len() {
-                self.scan_layer(dec, location, hits);
-                return;
-            }
-            self.scan_layer(&dec[ws..we], location, &mut layer);
-            for mut h in layer.drain(..) {
-                if (ws > 0 && h.start == 0) || (we < dec.len() && h.end == we - ws) {
-                    continue;
+        let mut window: Option<(usize, usize)> = None;
+        for i in changes.iter().map(|&c| c as usize).chain([usize::MAX]) {
+            let next = (i != usize::MAX).then(|| (i.saturating_sub(reach), (i + 1 + reach).min(dec.len())));
+            match (window, next) {
+                (Some(w), Some(n)) if n.0 <= w.1 => window = Some((w.0, n.1)),
+                (w, n) => {
+                    if let Some((ws, we)) = w {
+                        if ws == 0 && we == dec.len() {
+                            self.scan_layer(dec, location, hits);
+                            return;
+                        }
+                        layer.clear();
+                        self.scan_layer(&dec[ws..we], location, layer);
+                        for mut h in layer.drain(..) {
+                            if (ws > 0 && h.start == 0) || (we < dec.len() && h.end == we - ws) {
+                                continue;
+                            }
+                            h.start += ws;
+                            h.end += ws;
+                            hits.push(h);
+                        }
+                    }
+                    window = n;
                 }
-                h.start += ws;
-                h.end += ws;
-                hits.push(h);
             }
         }
     }
@@ -796,7 +828,7 @@ impl Scanner {
         out: &mut Vec<Finding>,
     ) -> ScanStats {
         let take = hits.len().min(cap);
-        let loc = location.render();
+        let loc = if take > 0 { location.render() } else { String::new() };
         for h in &hits[..take] {
             let (label, declared) = match h.id {
                 Some(i) => (self.ids[i].1.clone(), true),
