@@ -1,6 +1,6 @@
 //! The device profile: which identifiers the device has, declared by the user.
 //!
-//! A profile comes from a TOML file (`--profile FILE`, format in `examples/profile.toml` and
+//! A profile comes from a TOML file (`--profile FILE`, format in this crate's `examples/profile.toml` and
 //! docs/DETECTION.md) and/or repeatable `--id KIND[/LABEL]=VALUE` flags. Values are checked when
 //! they are declared:
 //!
