@@ -320,3 +320,45 @@ fn pseudorandom_and_encrypted_payload_yield_nothing() {
         assert!(out.is_empty(), "{name}: {out:#?}");
     }
 }
+
+/// A stream fed in chunks (as the engine feeds raw payload) reports exactly what one scan of
+/// the whole text reports, decoding pre-passes included: every request and payload of
+/// `tests/data` and a sample of the labelled evaluation cases, in chunks of 3, 64 and 1460.
+#[test]
+fn stream_scan_equals_whole_scan_on_real_traffic() {
+    let opts = Options { max_findings_per_call: 1 << 20, max_findings_per_stream: 1 << 20, ..Options::default() };
+    let sc = Scanner::new(&common::profile50(), &opts);
+    let mut texts: Vec<Vec<u8>> = requests()
+        .iter()
+        .map(|r| {
+            let mut t = r.uri.as_bytes().to_vec();
+            for (n, v) in &r.headers {
+                t.extend_from_slice(format!("\r\n{n}: {v}").as_bytes());
+            }
+            t.extend_from_slice(b"\r\n\r\n");
+            t.extend_from_slice(&r.body);
+            t
+        })
+        .collect();
+    texts.extend(payloads().into_iter().map(|p| p.bytes));
+    texts.extend(common::eval::cases(1).into_iter().step_by(29).map(|c| c.text));
+    let key = |f: &Finding| (f.offset, f.len, f.kind, f.declared, f.encoding.clone());
+    let mut findings = 0;
+    for t in &texts {
+        let mut whole = Vec::new();
+        sc.scan(t, Location::Payload, &mut whole);
+        findings += whole.len();
+        let want: Vec<_> = whole.iter().map(key).collect();
+        for chunk in [3, 64, 1460] {
+            let mut got = Vec::new();
+            let mut st = phonehome_detect::StreamScanner::new(&sc);
+            for c in t.chunks(chunk) {
+                st.push(&sc, c, Location::Payload, &mut got);
+            }
+            st.finish(&sc, Location::Payload, &mut got);
+            let got: Vec<_> = got.iter().map(key).collect();
+            assert_eq!(got, want, "chunks of {chunk}: {:?}", String::from_utf8_lossy(&t[..t.len().min(120)]));
+        }
+    }
+    assert!(texts.len() > 300 && findings > 200, "{} texts, {findings} findings", texts.len());
+}
