@@ -694,6 +694,14 @@ fn email_at(text: &[u8], p: usize, hits: &mut Vec<Hit>) -> Option<usize> {
     if s > 0 && text[s - 1] == b':' && !text[..s - 1].ends_with(b"mailto") {
         return None;
     }
+    if let Some(i) = nai_imsi(&text[s..e]) {
+        // A SIM's network access identifier (EAP-SIM/AKA): report the IMSI it carries.
+        hits.push(Hit::undeclared(Kind::Imsi, s + i, s + i + 15, "plain", Some("nai".into()), Confidence::High));
+        return Some(e);
+    }
+    if in_message_id_header(text, s) {
+        return Some(e); // `Message-ID: <5216...@host>` names a message, not a mailbox
+    }
     let class = v::classify_email(&text[s..e])?;
     let keyed = s > 0 && matches!(text[s - 1], b'=' | b'"' | b' ') && {
         let mut k = s - 1;
@@ -710,6 +718,50 @@ fn email_at(text: &[u8], p: usize, hits: &mut Vec<Hit>) -> Option<usize> {
     };
     hits.push(Hit::undeclared(Kind::Email, s, e, "plain", None, conf));
     Some(e)
+}
+
+/// The IMSI in a 3GPP network access identifier (3GPP TS 23.003 §19.3; EAP-SIM/AKA, RFC
+/// 4186/4187): `<identity-type digit(s)><IMSI>@wlan.mnc<MNC>.mcc<MCC>.3gppnetwork.org`, as
+/// Wi-Fi calling and carrier Wi-Fi send it in clear (`0311480073638072@wlan.mnc480.mcc311...`).
+/// Returns the IMSI's offset in `addr` when the IMSI validates and its MCC and MNC are the
+/// domain's.
+fn nai_imsi(addr: &[u8]) -> Option<usize> {
+    let at = memchr::memchr(b'@', addr)?;
+    let (local, domain) = (&addr[..at], addr[at + 1..].to_ascii_lowercase());
+    if !(15..=17).contains(&local.len())
+        || !local.iter().all(u8::is_ascii_digit)
+        || !domain.ends_with(b".3gppnetwork.org")
+    {
+        return None;
+    }
+    let i = local.len() - 15;
+    let imsi = &local[i..];
+    if !v::is_imsi(imsi) {
+        return None;
+    }
+    let field = |tag: &[u8]| {
+        let k = domain
+            .windows(tag.len() + 3)
+            .position(|w| w.starts_with(tag) && w[tag.len()..].iter().all(u8::is_ascii_digit))?;
+        Some(domain[k + tag.len()..k + tag.len() + 3].to_vec())
+    };
+    let (mcc, mnc) = (field(b"mcc")?, field(b"mnc")?);
+    let mnc_ok = mnc == imsi[3..6] || (mnc[0] == b'0' && mnc[1..] == imsi[3..5]);
+    (mcc == imsi[..3] && mnc_ok).then_some(i)
+}
+
+/// Whether the address at `s` is on a mail header line that names messages, not mailboxes
+/// (`Message-ID`, `References`, `In-Reply-To`, `Content-ID`).
+fn in_message_id_header(text: &[u8], s: usize) -> bool {
+    let lo = s.saturating_sub(512);
+    let ls = memchr::memrchr(b'\n', &text[lo..s]).map_or(lo, |i| lo + i + 1);
+    let line = &text[ls..s];
+    let Some(colon) = memchr::memchr(b':', line) else { return false };
+    let name = line[..colon].trim_ascii().to_ascii_lowercase();
+    matches!(
+        name.as_slice(),
+        b"message-id" | b"references" | b"in-reply-to" | b"content-id" | b"resent-message-id" | b"x-message-id"
+    )
 }
 
 /// Pairs latitude and longitude candidates of one text into location findings.
@@ -779,6 +831,14 @@ mod tests {
         let h = run(r#"{"lat": 45.4642035, "lng": 9.189982, "user":"jane.doe@gmail.com"}"#, None);
         assert!(h.iter().any(|x| x.0 == Kind::Location && x.2 == Confidence::High), "{h:?}");
         assert!(h.iter().any(|x| x.0 == Kind::Email && x.2 == Confidence::High), "{h:?}");
+        // A SIM's EAP identity (ndpi/fuzz-2020-02-16-11740.pcap, RADIUS): the IMSI, not an
+        // e-mail address; a truncated domain is only an address.
+        let h = run("User-Name: 0311480073638072@wlan.mnc480.mcc311.3gppnetwork.org\r\n", None);
+        assert_eq!(h, [(Kind::Imsi, "311480073638072".into(), Confidence::High)]);
+        let h = run("x 50311480073638072@wlan.mnc480.mcc311.3gppnetwork.org x", None);
+        assert_eq!(h, [(Kind::Imsi, "311480073638072".into(), Confidence::High)]);
+        let h = run("0311480073638072@wlan.mnc481.mcc311.3gppnetwork.org", None); // MNC differs
+        assert_eq!(h.iter().map(|x| x.0).collect::<Vec<_>>(), [Kind::Email]);
         let h = run("WAKEUP: MAC=d8:31:34:20:77:fb;Timeout=10", None);
         assert_eq!(h, [(Kind::Mac, "d8:31:34:20:77:fb".into(), Confidence::High)]);
     }
@@ -808,6 +868,9 @@ mod tests {
             "request_id=5ac6a0ff-8d18-47bc-a902-2812cf0c251e&",        // random UUID, no ad key
             "curve25519-sha256@libssh.org,hmac-ripemd160@openssh.com", // SSH algorithm names
             "lat=0.0&lon=0.0",
+            "Message-ID: <521663E3.7090401@networksims.com>\r\n", // a message, not a mailbox
+            "References: <a1.b2@mail.gmail.com>\r\n",
+            "rijndael-cbc@lysator.liu.se,aes256-ctr", // SSH cipher name
             "mac=ff:ff:ff:ff:ff:ff",
         ] {
             assert_eq!(run(t, None), [], "{t}");

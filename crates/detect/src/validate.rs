@@ -220,6 +220,7 @@ const NOT_MAILBOX_DOMAINS: &[&str] = &[
     "example.net",
     "ssh.com",
     "putty.projects.tartarus.org",
+    "lysator.liu.se", // rijndael-cbc@lysator.liu.se
 ];
 
 /// Local parts of role accounts: real addresses, but of a service rather than a person.
