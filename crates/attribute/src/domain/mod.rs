@@ -329,9 +329,7 @@ impl DomainDb {
         let mut category_note = None;
         loop {
             let candidate = &name[start..];
-            if !candidate.contains('.') {
-                break;
-            }
+            let Some(dot) = candidate.find('.') else { break };
             if let Some((key, e)) = self.names.get_key_value(candidate) {
                 if info.matched.is_none() {
                     info.matched = Some(key);
@@ -354,10 +352,7 @@ impl DomainDb {
             if start >= stop {
                 break;
             }
-            match candidate.find('.') {
-                Some(dot) => start += dot + 1,
-                None => break,
-            }
+            start += dot + 1;
         }
         if info.org.is_none() {
             info.source = category_note.map(|n| &*self.notes[n as usize]);

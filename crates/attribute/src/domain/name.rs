@@ -39,6 +39,9 @@ pub(crate) fn normalize<'b>(host: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&
     if host.is_empty() || host.len() > MAX_NAME {
         return None;
     }
+    if host.is_ascii() {
+        return normalize_ascii(host, buf);
+    }
     let mut label_len = 0usize;
     let mut last_label_digits = true;
     for (i, c) in host.char_indices() {
@@ -76,6 +79,53 @@ pub(crate) fn normalize<'b>(host: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&
     }
     // Every character was copied whole (ASCII letters lower-cased), so this is UTF-8.
     std::str::from_utf8(&buf[..host.len()]).ok()
+}
+
+/// What each ASCII byte becomes in a host name: itself, its lower case, or 0 (refused).
+const ASCII_MAP: [u8; 128] = {
+    let mut m = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        m[b] = match b as u8 {
+            c @ (b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.') => c,
+            c @ b'A'..=b'Z' => c + 32,
+            _ => 0,
+        };
+        b += 1;
+    }
+    m
+};
+
+/// [`normalize`] for the common all-ASCII name: one table lookup per byte.
+fn normalize_ascii<'b>(host: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&'b str> {
+    let bytes = host.as_bytes();
+    let out = buf.get_mut(..bytes.len())?;
+    let mut label_len = 0usize;
+    let mut last_label_digits = true;
+    for (o, &b) in out.iter_mut().zip(bytes) {
+        let m = ASCII_MAP[(b & 0x7f) as usize];
+        if m == 0 {
+            return None;
+        }
+        *o = m;
+        if m == b'.' {
+            if label_len == 0 {
+                return None;
+            }
+            label_len = 0;
+            last_label_digits = true;
+        } else {
+            label_len += 1;
+            last_label_digits &= m.is_ascii_digit();
+            if label_len > MAX_LABEL {
+                return None;
+            }
+        }
+    }
+    if label_len == 0 || last_label_digits {
+        return None;
+    }
+    std::str::from_utf8(out).ok()
 }
 
 /// The two registrable domains of a normalised name.
