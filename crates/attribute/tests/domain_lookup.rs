@@ -132,6 +132,7 @@ fn other_corpus_names() {
     );
     check("us.scan.worldofwarcraft.com", "Blizzard Entertainment", Category::FirstPartyService, "worldofwarcraft.com");
     check("e4518.dscx.akamaiedge.net", "Akamai", Category::CdnCloud, "akamaiedge.net");
+    check("xtra1.gpsonextra.net", "Qualcomm", Category::FirstPartyService, "gpsonextra.net");
     check("captive.apple.com.edgekey.net", "Akamai", Category::CdnCloud, "edgekey.net");
     let info = DomainDb::embedded().lookup("d1234abcd.cloudfront.net");
     assert_eq!(info.org.map(|o| o.name.as_str()), Some("Amazon"));
