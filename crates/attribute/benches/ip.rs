@@ -34,7 +34,7 @@ fn startup(c: &mut Criterion) {
     for (name, file) in [("country", COUNTRY), ("asn", ASN)] {
         let s = Sections::parse(file).unwrap();
         g.bench_function(format!("{name} dictionary"), |b| {
-            b.iter(|| Dict::decode(&inflate(black_box(s.dict)).unwrap()).unwrap())
+            b.iter(|| Dict::decode(inflate(black_box(s.dict)).unwrap()).unwrap())
         });
         g.bench_function(format!("{name} IPv4"), |b| {
             b.iter(|| Ranges::decode_v4(&inflate(black_box(s.v4)).unwrap()).unwrap())

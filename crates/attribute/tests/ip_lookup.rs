@@ -210,3 +210,11 @@ fn serialises_as_the_report_shows_it() {
     let lan = serde_json::to_string(&lookup("192.168.1.1")).unwrap();
     assert_eq!(lan, r#"{"scope":"private","country":null,"asn":null,"embedded":null}"#);
 }
+
+#[test]
+fn the_database_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync + 'static>(_: &T) {}
+    shared(IpDb::embedded());
+    let info = lookup("8.8.8.8");
+    shared(&info);
+}

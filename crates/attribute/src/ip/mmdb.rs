@@ -17,7 +17,6 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
@@ -135,7 +134,7 @@ impl AsRecord {
     pub(crate) fn asn(self) -> Option<Asn> {
         if let Some(number) = self.number {
             let org = self.org.or(self.name).unwrap_or_default();
-            return Some(Asn { number, org: Arc::from(org) });
+            return Some(Asn { number, org: org.into() });
         }
         self.traits.and_then(|t| t.asn())
     }

@@ -27,22 +27,34 @@
 //! let lan = db.lookup("192.168.1.10".parse().unwrap());
 //! assert_eq!((lan.scope, lan.country, lan.asn), (Scope::Private, None, None));
 //!
-//! // The user's databases replace either half; the other stays embedded.
+//! // An IPv6 form carrying IPv4 is looked up as the IPv4 address it carries.
+//! let nat64 = db.lookup("64:ff9b::808:808".parse().unwrap());
+//! assert_eq!((nat64.asn.unwrap().number, nat64.embedded.unwrap().ipv4.to_string()), (15169, "8.8.8.8".into()));
+//!
+//! // The user's databases replace either half (`--geoip`, `--asn`); the other stays embedded.
+//! // The embedded country is where a block is registered: Alibaba Cloud Singapore's
+//! // 47.241.7.88 is registered in the US; a GeoLite2-style file places it.
 //! # let geolite2 = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ip-country-maxmind.mmdb");
-//! let db = IpDb::from_files(Some(geolite2.as_ref()), None)?;
+//! assert_eq!(db.lookup("47.241.7.88".parse().unwrap()).country.unwrap().as_str(), "US");
+//! let mine = IpDb::from_files(Some(geolite2.as_ref()), None)?;
+//! let info = mine.lookup("47.241.7.88".parse().unwrap());
+//! assert_eq!((info.country.unwrap().as_str(), info.asn.unwrap().number), ("SG", 45102));
 //! # Ok::<(), phonehome_attribute::ip::Error>(())
 //! ```
 //!
 //! Lookups are a binary search in sorted range starts (IPv4 first narrowed by a /16 index);
-//! the engine still caches per address.
+//! the engine still caches per address. `IpDb::embedded()` inflates the dictionaries and
+//! IPv4 ranges on its first call; the IPv6 ranges wait for the first IPv6 lookup (or
+//! [`IpDb::preload`], e.g. on a background thread at start-up).
 
 mod mmdb;
 mod scope;
 pub mod table;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{LazyLock, OnceLock};
 
 pub use scope::{Embedded, Embedding, Scope, classify};
 use table::{Dict, Ranges, Sections, V6Ranges};
@@ -99,13 +111,9 @@ pub struct Asn {
     /// The AS number.
     pub number: u32,
     /// The organisation's name as the source spells it (`"XIAOMI H.K. Limited"`); empty
-    /// when the source names none. Shared, so cloning an `Asn` does not copy it.
-    #[serde(serialize_with = "serialize_str")]
-    pub org: Arc<str>,
-}
-
-fn serialize_str<S: serde::Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(s)
+    /// when the source names none. Borrowed from the embedded table (no allocation, no
+    /// reference count to touch), owned when it comes from a user's file.
+    pub org: Cow<'static, str>,
 }
 
 /// What is known about one address.
@@ -191,7 +199,7 @@ impl EmbeddedFile {
     fn dict(&self) -> &Dict {
         self.dict.get_or_init(|| {
             let payload = table::inflate(self.sections.dict);
-            must(self.name, "dictionary", payload.and_then(|p| Dict::decode(&p)))
+            must(self.name, "dictionary", payload.and_then(Dict::decode))
         })
     }
 
@@ -363,11 +371,12 @@ impl IpDb {
     /// [`IpDb::table_country`].
     pub fn table_asn(&self, ip: IpAddr) -> Option<Asn> {
         match &self.asn {
-            AsnSource::Embedded(f) => {
+            &AsnSource::Embedded(f) => {
+                // `f` is `'static`, so the name is borrowed, not copied.
                 let i = f.get(ip)?;
                 let Dict::Asn { orgs, entries } = f.dict() else { return None };
                 let &(number, org) = entries.get(i as usize)?;
-                Some(Asn { number, org: orgs.get(org as usize)? })
+                Some(Asn { number, org: Cow::Borrowed(orgs.name(org as usize)?) })
             }
             AsnSource::File(f) => f.asn(ip),
         }

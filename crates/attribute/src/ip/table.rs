@@ -12,7 +12,7 @@
 //! "PHIPDB1\n"                 magic and format version
 //! key: value\n ... \n        header: UTF-8 lines (source, version, date, licence, counts),
 //!                             ended by an empty line; readable with `head`
-//! 3 x (u32 LE length, raw deflate stream)
+//! 3 x (u32 LE size inflated, u32 LE length, raw deflate stream)
 //!                             sections: dictionary, IPv4, IPv6
 //! ```
 //!
@@ -39,8 +39,7 @@
 //! with an error, not a panic or a huge allocation): counts are bounded by the bytes left,
 //! starts must increase, values must index the dictionary, and decompression is capped.
 
-use std::io::{Read, Write};
-use std::sync::{Arc, OnceLock};
+use std::io::Write;
 
 /// Magic and format version at the start of every `.ipdb` file.
 pub const MAGIC: &[u8; 8] = b"PHIPDB1\n";
@@ -313,14 +312,16 @@ impl Dict {
     }
 }
 
-/// Organisation names: one string and the end of each name in it. The shared `Arc<str>`
-/// that lookups hand out is made on a name's first use, so start-up does not pay ~80,000
-/// allocations for names no capture will show.
-#[derive(Debug, Default)]
+/// Organisation names: the end of each in one run of UTF-8 text, kept inside the decoded
+/// section's own buffer (no copy, no allocation per name: lookups hand out `&str`).
+#[derive(Debug, Clone, Default)]
 pub struct Orgs {
-    text: Box<str>,
+    /// The buffer holding the text (for a decoded section, the whole section).
+    bytes: Box<[u8]>,
+    /// Where the text starts in `bytes`.
+    start: usize,
+    /// End of each name, relative to `start`; each on a character boundary.
     ends: Box<[u32]>,
-    shared: Box<[OnceLock<Arc<str>>]>,
 }
 
 impl Orgs {
@@ -332,12 +333,7 @@ impl Orgs {
             text.push_str(n.as_ref());
             ends.push(text.len() as u32);
         }
-        Self::from_parts(text.into(), ends.into())
-    }
-
-    fn from_parts(text: Box<str>, ends: Box<[u32]>) -> Self {
-        let shared = (0..ends.len()).map(|_| OnceLock::new()).collect();
-        Orgs { text, ends, shared }
+        Orgs { bytes: text.into_bytes().into(), start: 0, ends: ends.into() }
     }
 
     /// Number of names.
@@ -350,35 +346,26 @@ impl Orgs {
         self.ends.is_empty()
     }
 
-    /// Name `i` as a string slice.
+    /// Name `i`.
     pub fn name(&self, i: usize) -> Option<&str> {
         let end = *self.ends.get(i)? as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.text.get(start..end)
+        let begin = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        // Checked when the section was read; checking again costs a few nanoseconds on a
+        // name of 25 bytes and needs no `unsafe`.
+        std::str::from_utf8(self.bytes.get(self.start + begin..self.start + end)?).ok()
     }
 
-    /// Name `i`, shared (allocated on first use, then cloned).
-    pub fn get(&self, i: usize) -> Option<Arc<str>> {
-        let cell = self.shared.get(i)?;
-        // Once made, the name is not sliced again: each lookup touches as little memory as
-        // it can (random lookups miss the cache at every step).
-        if let Some(shared) = cell.get() {
-            return Some(shared.clone());
-        }
-        let name = self.name(i)?;
-        Some(cell.get_or_init(|| Arc::from(name)).clone())
+    /// All the names' text.
+    fn text(&self) -> &[u8] {
+        let len = self.ends.last().map_or(0, |&e| e as usize);
+        &self.bytes[self.start..self.start + len]
     }
 }
 
-impl Clone for Orgs {
-    fn clone(&self) -> Self {
-        Self::from_parts(self.text.clone(), self.ends.clone())
-    }
-}
-
+/// Equal when they hold the same names, wherever the text sits in its buffer.
 impl PartialEq for Orgs {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text && self.ends == other.ends
+        self.ends == other.ends && self.text() == other.text()
     }
 }
 
@@ -451,17 +438,26 @@ impl V6Ranges {
     }
 }
 
+/// One compressed section and the size it inflates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section<'a> {
+    /// Bytes once inflated (so the buffer is allocated once, at its size).
+    pub size: usize,
+    /// The raw deflate stream.
+    pub deflated: &'a [u8],
+}
+
 /// The three compressed sections of a file, found without decompressing anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sections<'a> {
     /// The header lines (`key: value`), in file order.
     pub header: Vec<(String, String)>,
     /// The dictionary section.
-    pub dict: &'a [u8],
+    pub dict: Section<'a>,
     /// The IPv4 section.
-    pub v4: &'a [u8],
+    pub v4: Section<'a>,
     /// The IPv6 section.
-    pub v6: &'a [u8],
+    pub v6: Section<'a>,
 }
 
 impl<'a> Sections<'a> {
@@ -486,18 +482,30 @@ impl<'a> Sections<'a> {
             return bad("header not ended by an empty line within 16 KiB");
         };
         let text = std::str::from_utf8(&window[..end]).map_err(|_| FormatError("header is not UTF-8".into()))?;
+        // Exactly what `Tables::to_file` writes: `key: value\n`, the key non-empty and
+        // without ':', the value anything but a newline (a '\r' included, so not `lines()`).
         let mut header = Vec::new();
-        for line in text.lines() {
-            let Some((k, v)) = line.split_once(": ") else {
-                return bad(format!("header line without ': ': {line:?}"));
+        for line in text.strip_suffix('\n').unwrap_or(text).split('\n').filter(|_| end > 0) {
+            let Some((k, v)) = line.split_once(':').and_then(|(k, v)| Some((k, v.strip_prefix(' ')?))) else {
+                return bad(format!("header line not `key: value`: {line:?}"));
             };
+            if k.is_empty() {
+                return bad("header line with an empty key");
+            }
             header.push((k.to_owned(), v.to_owned()));
         }
         let mut r = Reader { buf: &rest[end + 1..] };
-        let mut section = || -> Result<&'a [u8], FormatError> {
-            let len = r.take(4)?;
-            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-            r.take(len)
+        fn u32_le(r: &mut Reader<'_>) -> Result<usize, FormatError> {
+            let b = r.take(4)?;
+            Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        }
+        let mut section = || -> Result<Section<'a>, FormatError> {
+            let size = u32_le(&mut r)?;
+            let len = u32_le(&mut r)?;
+            if size > MAX_PAYLOAD {
+                return bad(format!("section of {size} bytes over the 64 MiB cap"));
+            }
+            Ok(Section { size, deflated: r.take(len)? })
         };
         let (dict, v4, v6) = (section()?, section()?, section()?);
         if !r.buf.is_empty() {
@@ -507,20 +515,21 @@ impl<'a> Sections<'a> {
     }
 }
 
-/// Inflates one section, capped at [`MAX_PAYLOAD`].
+/// Inflates one section into a buffer of its stated size (at most [`MAX_PAYLOAD`]): one
+/// allocation, no copies as it grows.
 ///
 /// # Errors
-/// A corrupt deflate stream or an oversized result.
-pub fn inflate(section: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let mut payload = Vec::new();
-    flate2::read::DeflateDecoder::new(section)
-        .take(MAX_PAYLOAD as u64 + 1)
-        .read_to_end(&mut payload)
+/// A corrupt deflate stream, or one that inflates to another size than stated.
+pub fn inflate(section: Section<'_>) -> Result<Vec<u8>, FormatError> {
+    let mut out = Vec::with_capacity(section.size.min(MAX_PAYLOAD));
+    let mut z = flate2::Decompress::new(false);
+    let status = z
+        .decompress_vec(section.deflated, &mut out, flate2::FlushDecompress::Finish)
         .map_err(|e| FormatError(format!("deflate: {e}")))?;
-    if payload.len() > MAX_PAYLOAD {
-        return bad("section over 64 MiB");
+    if status != flate2::Status::StreamEnd || out.len() != section.size {
+        return bad(format!("section inflates to more or less than its {} bytes", section.size));
     }
-    Ok(payload)
+    Ok(out)
 }
 
 impl Dict {
@@ -541,7 +550,7 @@ impl Dict {
                 for i in 0..orgs.len() {
                     put(out, orgs.name(i).map_or(0, str::len) as u64);
                 }
-                out.extend_from_slice(orgs.text.as_bytes());
+                out.extend_from_slice(orgs.text());
                 put(out, entries.len() as u64);
                 for &(asn, org) in entries {
                     put(out, u64::from(asn));
@@ -551,12 +560,12 @@ impl Dict {
         }
     }
 
-    /// Reads an uncompressed dictionary section.
+    /// Reads an uncompressed dictionary section, keeping its buffer for the names.
     ///
     /// # Errors
     /// Any inconsistency; see the module docs.
-    pub fn decode(payload: &[u8]) -> Result<Self, FormatError> {
-        let mut r = Reader { buf: payload };
+    pub fn decode(payload: Vec<u8>) -> Result<Self, FormatError> {
+        let mut r = Reader { buf: &payload };
         let dict = match r.byte()? {
             KIND_COUNTRY => {
                 let n = r.count_of(2)?;
@@ -568,7 +577,7 @@ impl Dict {
                     }
                     codes.push(c);
                 }
-                Dict::Country(codes)
+                (Dict::Country(codes), false)
             }
             KIND_ASN => {
                 let n = r.count()?;
@@ -581,27 +590,33 @@ impl Dict {
                         .ok_or_else(|| FormatError("organisation names longer than the bytes left".into()))?;
                     ends.push(total as u32);
                 }
+                let at = payload.len() - r.buf.len();
                 let text = std::str::from_utf8(r.take(total)?)
                     .map_err(|_| FormatError("organisation names are not UTF-8".into()))?;
-                let orgs = Orgs::from_parts(text.into(), ends.into());
-                if (0..orgs.len()).any(|i| orgs.name(i).is_none()) {
+                if !ends.iter().all(|&e| text.is_char_boundary(e as usize)) {
                     return bad("an organisation name splits a UTF-8 character");
                 }
+                let ends: Box<[u32]> = ends.into();
                 let n = r.count_of(2)?;
                 let mut entries = Vec::with_capacity(n);
                 for _ in 0..n {
                     let asn = u32::try_from(r.varint()?).map_err(|_| FormatError("AS number over 32 bits".into()))?;
                     let org = r.varint()?;
-                    if org >= orgs.len() as u64 {
+                    if org >= ends.len() as u64 {
                         return bad("AS entry names a missing organisation");
                     }
                     entries.push((asn, org as u32));
                 }
-                Dict::Asn { orgs, entries }
+                (Dict::Asn { orgs: Orgs { bytes: Box::default(), start: at, ends }, entries }, true)
             }
             k => return bad(format!("unknown table kind {k}")),
         };
         r.end()?;
+        // The names stay in the section's buffer, which the dictionary now owns.
+        let (mut dict, owns) = dict;
+        if let (Dict::Asn { orgs, .. }, true) = (&mut dict, owns) {
+            orgs.bytes = payload.into_boxed_slice();
+        }
         Ok(dict)
     }
 }
@@ -641,7 +656,7 @@ impl V6Ranges {
 
 impl Tables {
     /// The file bytes: magic, header, and the three sections, each compressed (raw
-    /// deflate, best) after its length (`u32`, little-endian).
+    /// deflate, best) after its inflated size and its length (`u32`, little-endian).
     ///
     /// # Errors
     /// When a header key or value cannot be written as a `key: value` line.
@@ -654,11 +669,16 @@ impl Tables {
             out.extend_from_slice(format!("{k}: {v}\n").as_bytes());
         }
         out.push(b'\n');
+        if out.len() > MAGIC.len() + MAX_HEADER {
+            return bad("header over 16 KiB");
+        }
         for payload in self.payloads() {
             let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
             let z = enc.write_all(&payload).and_then(|()| enc.finish());
             let z = z.map_err(|e| FormatError(e.to_string()))?;
+            let size = u32::try_from(payload.len()).map_err(|_| FormatError("section over 4 GiB".into()))?;
             let len = u32::try_from(z.len()).map_err(|_| FormatError("section over 4 GiB".into()))?;
+            out.extend_from_slice(&size.to_le_bytes());
             out.extend_from_slice(&len.to_le_bytes());
             out.extend_from_slice(&z);
         }
@@ -693,7 +713,7 @@ impl Tables {
     /// Any inconsistency in the file; see the module docs.
     pub fn from_file(file: &[u8]) -> Result<Self, FormatError> {
         let s = Sections::parse(file)?;
-        Self::from_payloads(s.header, &inflate(s.dict)?, &inflate(s.v4)?, &inflate(s.v6)?)
+        Self::from_payloads(s.header, inflate(s.dict)?, &inflate(s.v4)?, &inflate(s.v6)?)
     }
 
     /// Reads uncompressed sections (the fuzz target's entry point), checking that the
@@ -703,7 +723,7 @@ impl Tables {
     /// Any inconsistency; see the module docs.
     pub fn from_payloads(
         header: Vec<(String, String)>,
-        dict: &[u8],
+        dict: Vec<u8>,
         v4: &[u8],
         v6: &[u8],
     ) -> Result<Self, FormatError> {
@@ -908,7 +928,7 @@ mod tests {
         let t = country(&[(7, 1000, 1)], &[(0, 1u128 << 64, 0)]);
         let [dict, v4, v6] = t.payloads();
         for cut in 0..dict.len() {
-            assert!(Dict::decode(&dict[..cut]).is_err(), "dict cut {cut}");
+            assert!(Dict::decode(dict[..cut].to_vec()).is_err(), "dict cut {cut}");
         }
         for cut in 0..v4.len() {
             assert!(Ranges::decode_v4(&v4[..cut]).is_err(), "v4 cut {cut}");
@@ -929,7 +949,7 @@ mod tests {
 
     #[test]
     fn corrupt_sections_are_errors() {
-        let dict = |b: &[u8]| Dict::decode(b);
+        let dict = |b: &[u8]| Dict::decode(b.to_vec());
         let v4 = |b: &[u8]| Ranges::decode_v4(b);
         assert!(dict(&[1, 1, b'U', b'S']).is_ok());
         assert!(dict(&[1, 1, b'u', b's']).is_err(), "lower case");
@@ -951,13 +971,35 @@ mod tests {
         assert!(V6Ranges::decode(&[0, 128, 2, 0, 0, 0, 0, 0, 0]).is_err(), "starts not increasing");
         assert!(V6Ranges::decode(&[0, 128, 2, 0, 0, 0, 1, 0, 0]).is_ok());
         // Sections that disagree on the dictionary size.
-        assert!(Tables::from_payloads(vec![], &[1, 1, b'U', b'S'], &[2, 1, 0, 0], &[1, 64, 1, 0, 0]).is_err());
-        assert!(Tables::from_payloads(vec![], &[1, 1, b'U', b'S'], &[1, 1, 0, 0], &[1, 64, 1, 0, 0]).is_ok());
+        assert!(Tables::from_payloads(vec![], vec![1, 1, b'U', b'S'], &[2, 1, 0, 0], &[1, 64, 1, 0, 0]).is_err());
+        assert!(Tables::from_payloads(vec![], vec![1, 1, b'U', b'S'], &[1, 1, 0, 0], &[1, 64, 1, 0, 0]).is_ok());
         // Framing: magic, header, section lengths.
         assert!(Sections::parse(b"PHIPDB2\n\n").is_err());
         assert!(Sections::parse(b"PHIPDB1\nno colon\n\n").is_err());
-        assert!(Sections::parse(b"PHIPDB1\n\n\x05\0\0\0ab").is_err());
-        assert!(Sections::parse(b"PHIPDB1\nk: v\n\n\0\0\0\0\0\0\0\0\0\0\0\0").is_ok());
-        assert!(Sections::parse(b"PHIPDB1\n\n\0\0\0\0\0\0\0\0\0\0\0\0x").is_err());
+        let empty = [0u8; 24];
+        let file = |head: &[u8], tail: &[u8]| [head, &empty[..], tail].concat();
+        assert!(Sections::parse(&file(b"PHIPDB1\nk: v\n\n", b"")).is_ok());
+        assert!(Sections::parse(&file(b"PHIPDB1\n\n", b"x")).is_err(), "trailing byte");
+        assert!(Sections::parse(&file(b"PHIPDB1\n\n", b"")[..20]).is_err(), "truncated");
+        assert!(Sections::parse(b"PHIPDB1\n\n\0\0\0\0\x05\0\0\0ab").is_err(), "short section");
+        assert!(Sections::parse(b"PHIPDB1\n\n\0\0\0\x05\0\0\0\0").is_err(), "over the cap");
+        // Keys with ':' (fuzz ip_tables: the reader split at ": " and took "a:b: c" as key
+        // "a:b", which the writer refuses), empty keys, and '\r' kept in values.
+        assert!(Sections::parse(&file(b"PHIPDB1\na:b: c\n\n", b"")).is_err());
+        assert!(Sections::parse(&file(b"PHIPDB1\n: c\n\n", b"")).is_err());
+        assert!(Sections::parse(&file(b"PHIPDB1\nab:c\n\n", b"")).is_err());
+        let h = Sections::parse(&file(b"PHIPDB1\na: b\rc:\r\nd: \n\n", b"")).unwrap().header;
+        assert_eq!(h, [("a".to_owned(), "b\rc:\r".to_owned()), ("d".to_owned(), String::new())]);
+        let mut t = country(&[], &[]);
+        t.header = h;
+        assert_eq!(Tables::from_file(&t.to_file().unwrap()).unwrap(), t);
+        t.header = vec![("k".into(), "v".repeat(MAX_HEADER))];
+        assert!(t.to_file().is_err(), "a header the reader would refuse");
+        // A stated size that the stream does not inflate to.
+        let t = country(&[(7, 1000, 1)], &[]);
+        let mut f = t.to_file().unwrap();
+        let at = f.len() - Sections::parse(&f).unwrap().v6.deflated.len() - 8;
+        f[at] ^= 1;
+        assert!(Tables::from_file(&f).is_err());
     }
 }
