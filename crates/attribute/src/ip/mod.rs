@@ -261,7 +261,7 @@ impl std::fmt::Debug for IpDb {
 
 impl IpDb {
     /// The embedded tables. The first call inflates and indexes the dictionaries and IPv4
-    /// ranges (on two threads: start-up is what this costs); the IPv6 ranges follow on the
+    /// ranges (on three threads: start-up is what this costs); the IPv6 ranges follow on the
     /// first IPv6 lookup, or at once with [`IpDb::preload`]. Thread-safe; every call
     /// returns the same instance.
     pub fn embedded() -> &'static IpDb {
