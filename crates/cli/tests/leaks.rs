@@ -207,3 +207,16 @@ fn a_broken_har_is_reported_and_what_it_holds_is_read() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a readable HAR"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_findings_cap_is_counted() {
+    // 1kxun's URLs carry several identifiers each: with one finding per text, the rest are
+    // dropped and counted; by default nothing is.
+    let (_, ev) = ndjson(&["examples/1kxun.pcap"]);
+    assert!(ev.last().unwrap()["stats"]["caps"].get("findings").is_none());
+    let all = leaks(&ev).len();
+    let (_, ev) = ndjson(&["--max-findings-per-flow", "1", "examples/1kxun.pcap"]);
+    let dropped = ev.last().unwrap()["stats"]["caps"]["findings"].as_u64().unwrap();
+    assert!(dropped > 0);
+    assert!(leaks(&ev).len() < all);
+}

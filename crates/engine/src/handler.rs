@@ -73,6 +73,24 @@ impl<'s> Handler<'s> {
         self.input = Some(name);
     }
 
+    /// What a dissector may touch, for a flow whose server name so far is `hostname`.
+    fn context<'a>(
+        &'a mut self,
+        hostname: &'a mut Option<(WireText, &'static str)>,
+        frame: Option<u64>,
+        udp: bool,
+    ) -> Context<'a> {
+        Context {
+            names: &mut self.names,
+            out: &mut self.scratch,
+            hostname,
+            counters: &mut self.counters,
+            findings: &mut self.findings,
+            frame,
+            udp,
+        }
+    }
+
     /// Findings the scanner's caps dropped (counted in `stats.caps.findings`).
     pub(crate) fn findings_dropped(&self) -> u64 {
         self.findings.dropped
@@ -212,15 +230,7 @@ impl FlowHandler for Handler<'_> {
             if let Some((tls, at)) = dissect::late_tls(bytes, &self.limits) {
                 skip = at;
                 state.late_tls_budget = 0;
-                let mut cx = Context {
-                    names: &mut self.names,
-                    out: &mut self.scratch,
-                    hostname: &mut state.hostname,
-                    counters: &mut self.counters,
-                    findings: &mut self.findings,
-                    frame: payload.frame(),
-                    udp: false,
-                };
+                let mut cx = self.context(&mut state.hostname, payload.frame(), false);
                 if let Some(old) = state.dissector.replace(tls) {
                     old.finish(&mut cx);
                 }
@@ -239,15 +249,7 @@ impl FlowHandler for Handler<'_> {
             return;
         }
         let Some(dissector) = state.dissector.as_mut().filter(|d| !d.done()) else { return };
-        let mut cx = Context {
-            names: &mut self.names,
-            out: &mut self.scratch,
-            hostname: &mut state.hostname,
-            counters: &mut self.counters,
-            findings: &mut self.findings,
-            frame: payload.frame(),
-            udp: matches!(payload, Payload::Datagram { .. }),
-        };
+        let mut cx = self.context(&mut state.hostname, payload.frame(), matches!(payload, Payload::Datagram { .. }));
         match payload {
             Payload::Datagram { bytes, .. } => dissector.datagram(dir, bytes, &mut cx),
             Payload::Stream(Chunk::Data { bytes, offset, frame }) => {
@@ -263,15 +265,7 @@ impl FlowHandler for Handler<'_> {
 
     fn on_end(&mut self, flow: FlowInfo, mut state: FlowState, reason: EndReason) {
         if let Some(d) = state.dissector.take() {
-            let mut cx = Context {
-                names: &mut self.names,
-                out: &mut self.scratch,
-                hostname: &mut state.hostname,
-                counters: &mut self.counters,
-                findings: &mut self.findings,
-                frame: None,
-                udp: flow.flow_ref.proto == IpProto::UDP,
-            };
+            let mut cx = self.context(&mut state.hostname, None, flow.flow_ref.proto == IpProto::UDP);
             d.finish(&mut cx);
         }
         if let Some(mut raw) = state.raw_scan.take() {

@@ -14,6 +14,7 @@ use phonehome_model::event::{Event, EventBody, FlowRef, HttpRecord};
 use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Counters, Direction, IpProto, Timestamp};
 
+use crate::dissect::http::scan_headers;
 use crate::dissect::{Context, DnsNames};
 use crate::findings::Findings;
 
@@ -116,9 +117,7 @@ fn entry_events(entry: &Entry, cx: &mut Context<'_>) -> HttpRecord {
     };
     let mark = cx.mark();
     record.url = cx.scan_reported(Direction::ToServer, target(&req.url).as_bytes(), Location::Url);
-    let mut referer = None;
-    scan_headers(Direction::ToServer, &req.headers, cx, &mut referer);
-    record.http_refer = referer;
+    record.http_refer = scan_headers(Direction::ToServer, pairs(&req.headers), cx);
     // Cookies are in the Cookie header when the writer kept it; otherwise only in `cookies`.
     if req.header("cookie").is_none() {
         for c in &req.cookies {
@@ -142,7 +141,7 @@ fn entry_events(entry: &Entry, cx: &mut Context<'_>) -> HttpRecord {
         record.status = Some(resp.status);
         record.http_content_type =
             (!resp.content.mime_type.is_empty()).then(|| WireText(resp.content.mime_type.clone().into_bytes()));
-        scan_headers(Direction::ToClient, &resp.headers, cx, &mut None);
+        scan_headers(Direction::ToClient, pairs(&resp.headers), cx);
         if let Some(text) = &resp.content.text {
             cx.scan(Direction::ToClient, &text.bytes, Location::Body);
             record.length = text.bytes.len() as u64;
@@ -153,25 +152,13 @@ fn entry_events(entry: &Entry, cx: &mut Context<'_>) -> HttpRecord {
     record
 }
 
-/// Searches headers as the HTTP dissector does; HTTP/2 pseudo-headers other than
-/// `:authority` repeat what the URL says and are skipped. Sets `referer` (redacted).
-fn scan_headers(dir: Direction, headers: &[NameValue], cx: &mut Context<'_>, referer: &mut Option<WireText>) {
-    for h in headers {
-        let name = h.name.as_str();
-        if name.starts_with(':') && !name.eq_ignore_ascii_case(":authority") {
-            continue;
-        }
-        let location = if name.eq_ignore_ascii_case("cookie") || name.eq_ignore_ascii_case("set-cookie") {
-            Location::Cookie
-        } else {
-            Location::Header(name)
-        };
-        if referer.is_none() && dir == Direction::ToServer && name.eq_ignore_ascii_case("referer") {
-            *referer = Some(cx.scan_reported(dir, h.value.as_bytes(), location));
-        } else {
-            cx.scan(dir, h.value.as_bytes(), location);
-        }
-    }
+/// A HAR's headers as the HTTP dissector reads them; HTTP/2 pseudo-headers other than
+/// `:authority` repeat what the URL says and are skipped.
+fn pairs(headers: &[NameValue]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    headers
+        .iter()
+        .filter(|h| !h.name.starts_with(':') || h.name.eq_ignore_ascii_case(":authority"))
+        .map(|h| (h.name.as_bytes(), h.value.as_bytes()))
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ impl Transactions {
                 // The URL and Referer are reported: with the identifiers in them redacted.
                 let mark = cx.mark();
                 record.url = cx.scan_reported(Direction::ToServer, r.target, Location::Url);
-                if let Some(referer) = scan_headers(Direction::ToServer, r.head.headers, cx) {
+                if let Some(referer) = scan_headers(Direction::ToServer, pairs(r.head.headers), cx) {
                     record.http_refer = Some(referer);
                 }
                 cx.fill_http(mark, record.hostname.as_ref(), &record.url);
@@ -88,7 +88,7 @@ impl Transactions {
                         record.status = Some(r.status);
                         record.http_content_type = r.head.content_type.map(|t| WireText(t.to_vec()));
                         let mark = cx.mark();
-                        scan_headers(dir, r.head.headers, cx);
+                        scan_headers(dir, pairs(r.head.headers), cx);
                         cx.fill_http(mark, record.hostname.as_ref(), &record.url);
                         // A response whose body never ended (no body event) is complete now.
                         if let Some(done) = self.answered.replace(record) {
@@ -97,7 +97,7 @@ impl Transactions {
                     }
                     None => {
                         self.unmatched += 1;
-                        scan_headers(dir, r.head.headers, cx);
+                        scan_headers(dir, pairs(r.head.headers), cx);
                     }
                 }
             }
@@ -169,31 +169,39 @@ impl Transactions {
     }
 }
 
-/// Searches each header's value: cookies as cookies, the others under their name (the
-/// key that undeclared detection reads, as in `Client-AndroidId: ...`). Returns the first
-/// Referer, redacted, since the `http` event reports it.
-fn scan_headers(dir: Direction, headers: &[http::Header<'_>], cx: &mut Context<'_>) -> Option<WireText> {
+/// Searches each header's value, given as (name, value): cookies as cookies, the others under
+/// their name (the key that undeclared detection reads, as in `Client-AndroidId: ...`).
+/// Returns the first Referer, redacted, since the `http` event reports it. Shared with HAR
+/// input, whose headers are strings.
+pub(crate) fn scan_headers<'h>(
+    dir: Direction,
+    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+    cx: &mut Context<'_>,
+) -> Option<WireText> {
     let mut referer = None;
-    for h in headers {
-        let location = if h.name.eq_ignore_ascii_case(b"cookie") || h.name.eq_ignore_ascii_case(b"set-cookie") {
+    for (name, value) in headers {
+        let location = if name.eq_ignore_ascii_case(b"cookie") || name.eq_ignore_ascii_case(b"set-cookie") {
             Location::Cookie
         } else {
-            Location::Header(std::str::from_utf8(h.name).unwrap_or("?"))
+            Location::Header(std::str::from_utf8(name).unwrap_or("?"))
         };
-        if referer.is_none() && h.name.eq_ignore_ascii_case(b"referer") {
-            referer = Some(cx.scan_reported(dir, h.value, location));
+        if referer.is_none() && name.eq_ignore_ascii_case(b"referer") {
+            referer = Some(cx.scan_reported(dir, value, location));
         } else {
-            cx.scan(dir, h.value, location);
+            cx.scan(dir, value, location);
         }
     }
     referer
 }
 
-/// A request's event, before its response.
+fn pairs<'h>(headers: &'h [http::Header<'h>]) -> impl Iterator<Item = (&'h [u8], &'h [u8])> {
+    headers.iter().map(|h| (h.name, h.value))
+}
+
+/// A request's event, before its response (its URL is set by the caller, redacted).
 fn request_record(r: &Request<'_>) -> HttpRecord {
     HttpRecord {
         hostname: r.host.map(|h| WireText(strip_port(h).to_ascii_lowercase())),
-        url: WireText(r.target.to_vec()),
         http_method: WireText(r.method.to_vec()),
         protocol: format!("HTTP/{}.{}", r.version.major, r.version.minor),
         http_user_agent: r.head.user_agent.map(|u| WireText(u.to_vec())),

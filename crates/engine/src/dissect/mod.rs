@@ -7,7 +7,7 @@
 //! line in [`for_flow`]; the handler and the flow table do not change.
 
 mod dns;
-mod http;
+pub(crate) mod http;
 mod quic;
 mod tls;
 
