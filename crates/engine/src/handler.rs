@@ -110,7 +110,7 @@ impl<'s> Handler<'s> {
         bytes: &[u8],
         input_index: u64,
         counters: &mut Counters,
-    ) -> Result<u64, phonehome_har::HarError> {
+    ) -> Result<crate::har::HarRead, phonehome_har::HarError> {
         let input = self.input.clone().unwrap_or_else(|| Arc::from("-"));
         let (sink, error) = (&mut self.sink, &mut self.error);
         crate::har::run(bytes, &input, input_index, &mut self.findings, counters, &mut |event| {

@@ -29,8 +29,18 @@ pub(crate) fn looks_like_har(name: &str, head: &[u8]) -> bool {
     matches!(head, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || head.trim_ascii_start().first() == Some(&b'{')
 }
 
-/// Reads one HAR's entries into events. Returns the entries read, or the reason the file could
-/// not be read at all.
+/// What reading a HAR gave: the entries read, and where reading stopped early, if it did.
+#[derive(Debug)]
+pub(crate) struct HarRead {
+    pub(crate) entries: u64,
+    /// Why the file was not read to its end ("HAR ends early at line 12, column 3", or "HAR
+    /// breaks (<JSON error>) at ..."), when it was not.
+    pub(crate) stopped: Option<String>,
+}
+
+/// Reads one HAR's entries into events. Returns the entries read and where reading stopped
+/// early (a cut or broken file, whose entries before the damage are reported, is counted as
+/// `truncated_file` or `corrupt_file`), or the reason the file could not be read at all.
 pub(crate) fn run(
     bytes: &[u8],
     input: &Arc<str>,
@@ -38,7 +48,7 @@ pub(crate) fn run(
     findings: &mut Findings,
     counters: &mut Counters,
     emit: &mut dyn FnMut(Event),
-) -> Result<u64, phonehome_har::HarError> {
+) -> Result<HarRead, phonehome_har::HarError> {
     let mut names = DnsNames::new(0);
     let mut read = 0u64;
     let log = phonehome_har::parse_each(bytes, &phonehome_har::Limits::default(), |entry| {
@@ -66,7 +76,12 @@ pub(crate) fn run(
         }
     })?;
     counters.add(Counter::HarEntrySkipped, log.report.entries_skipped as u64 + log.report.entries_over_cap as u64);
-    Ok(read)
+    let stopped = log.report.stopped.map(|st| {
+        counters.add(if st.eof { Counter::TruncatedFile } else { Counter::CorruptFile }, 1);
+        let what = if st.eof { "HAR ends early".to_string() } else { format!("HAR breaks ({})", st.message) };
+        format!("{what} at line {}, column {}", st.line, st.column)
+    });
+    Ok(HarRead { entries: read, stopped })
 }
 
 /// The entry's endpoints: the client is unknown (unspecified address), the server is the
@@ -176,6 +191,45 @@ mod tests {
         assert_eq!(url_port("http://[::1]/"), None);
         assert_eq!(url_port("http://u:pw@a.example/"), None);
         assert_eq!(url_port("https://a.example/"), None);
+    }
+
+    /// Regression (hostile sweep, issue 8): a HAR cut inside its entries was read up to the
+    /// cut without a word, neither on stderr nor in `stats`.
+    #[test]
+    fn a_cut_har_is_reported_with_the_entries_before_the_cut() {
+        struct Sink(usize);
+        impl phonehome_model::EventSink for Sink {
+            fn event(&mut self, e: &Event) -> std::io::Result<()> {
+                self.0 += usize::from(matches!(e.body, EventBody::Http(_)));
+                Ok(())
+            }
+        }
+        let entry = r#"{"startedDateTime": "2024-01-01T00:00:00Z", "request": {"method": "GET",
+            "url": "http://a.example/x", "httpVersion": "HTTP/1.1", "headers": []}}"#;
+        let whole = format!(r#"{{"log": {{"version": "1.2", "entries": [{entry}, {entry}]}}}}"#);
+        let run_on = |text: &str| {
+            let input = crate::Input { name: "x.har".into(), reader: Box::new(std::io::Cursor::new(text.to_string())) };
+            let mut sink = Sink(0);
+            let outcome = crate::run(vec![input], &crate::Config::default(), &mut sink).unwrap();
+            (outcome, sink.0)
+        };
+        let (outcome, http) = run_on(&whole);
+        assert_eq!(http, 2);
+        assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
+        assert!(outcome.stats.inputs[0].error.is_none());
+
+        let cut = &whole[..whole.len() - entry.len() / 2 - 4];
+        let (outcome, http) = run_on(cut);
+        assert_eq!(http, 1, "the entry before the cut is read");
+        assert_eq!(outcome.readable_inputs, 1);
+        assert_eq!(outcome.problems.len(), 1, "{:?}", outcome.problems);
+        assert!(outcome.problems[0].starts_with("x.har: HAR ends early at line"), "{}", outcome.problems[0]);
+        assert!(outcome.stats.inputs[0].error.is_some());
+        assert_eq!(outcome.stats.counters.get(Counter::TruncatedFile), 1);
+
+        let broken = whole.replacen("\"GET\"", "\"GET\" 7", 2);
+        let (outcome, _) = run_on(&broken);
+        assert_eq!(outcome.stats.counters.get(Counter::CorruptFile), 1, "{:?}", outcome.problems);
     }
 
     #[test]

@@ -206,7 +206,16 @@ fn read_har(
         Ok(_) => table.handler_mut().run_har(&bytes, index, counters).map_err(|e| e.to_string()),
     };
     match result {
-        Ok(_) => outcome.readable_inputs += 1,
+        Ok(read) => {
+            outcome.readable_inputs += 1;
+            if let Some(stopped) = read.stopped {
+                outcome.problems.push(format!(
+                    "{}: {stopped} (after {} entries; the entries read so far are reported)",
+                    stats.name, read.entries
+                ));
+                stats.error = Some(stopped);
+            }
+        }
         Err(e) => {
             counters.add(Counter::CorruptFile, 1);
             outcome.problems.push(format!("{}: not a readable HAR: {e}", stats.name));
