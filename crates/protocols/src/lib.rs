@@ -7,7 +7,10 @@
 
 pub mod body;
 pub mod dns;
+pub mod h2;
+pub mod hpack;
 pub mod http;
+pub mod qpack;
 pub mod quic;
 pub mod sniff;
 pub mod tls;
