@@ -6,8 +6,10 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use phonehome_attribute::domain::{DomainDb, Format as ListFormat, ListSource};
+use phonehome_attribute::ip::IpDb;
 use phonehome_detect::{DeclaredId, Options, Profile};
-use phonehome_engine::{Config, Detection, Input};
+use phonehome_engine::{Attribution, Config, Detection, Input};
 use phonehome_model::EventSink;
 use phonehome_report::{NdjsonSink, TextSummary};
 
@@ -28,7 +30,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Read captures (pcap, pcapng, gzip-compressed; "-" for stdin) and report their flows.
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
+    /// Print what is embedded (address, organisation and suffix data: sources, licences,
+    /// dates, counts) and what the given databases and lists add.
+    Data(DataArgs),
+}
+
+#[derive(clap::Args)]
+struct DataArgs {
+    #[command(flatten)]
+    attribution: AttributionArgs,
 }
 
 #[derive(clap::Args)]
@@ -45,7 +56,34 @@ struct AnalyzeArgs {
     #[command(flatten)]
     identifiers: Identifiers,
     #[command(flatten)]
+    attribution: AttributionArgs,
+    #[command(flatten)]
     limits: Limits,
+}
+
+/// Who and where destinations are (docs/ATTRIBUTION.md): embedded data unless replaced.
+#[derive(clap::Args)]
+struct AttributionArgs {
+    /// Country database in MaxMind DB format (GeoLite2-Country, DB-IP, IPinfo) instead of
+    /// the embedded table.
+    #[arg(long, value_name = "FILE.mmdb")]
+    geoip: Option<std::path::PathBuf>,
+    /// ASN database in MaxMind DB format (GeoLite2-ASN, DB-IP, IPinfo) instead of the
+    /// embedded table.
+    #[arg(long, value_name = "FILE.mmdb")]
+    asn: Option<std::path::PathBuf>,
+    /// Tracker or entity list (repeatable; later lists win): hosts file, domain list,
+    /// AdBlock rules, Disconnect services.json/entities.json, DuckDuckGo TDS or Tracker
+    /// Radar file, Ghostery TrackerDB, X-Ray. The format is detected, or given as
+    /// FORMAT:FILE (hosts, domains, adblock, disconnect-services, ...).
+    #[arg(long = "trackers", value_name = "[FORMAT:]FILE")]
+    trackers: Vec<String>,
+    /// The device's maker, for first/third party (overrides `vendor` in the profile).
+    #[arg(long, value_name = "NAME")]
+    vendor: Option<String>,
+    /// Do not attribute destinations (no country, AS or organisation in the output).
+    #[arg(long)]
+    no_attribution: bool,
 }
 
 /// What to look for: the device's own identifiers (docs/DETECTION.md).
@@ -130,12 +168,14 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Analyze(args) => analyze(args),
+        Command::Analyze(args) => analyze(*args),
+        Command::Data(args) => data(args),
     }
 }
 
-/// The identifier search from the profile and flags; an error is a message for the user.
-fn detection(args: &Identifiers) -> Result<Detection, String> {
+/// The identifier search from the profile and flags, and the device's maker from the
+/// profile; an error is a message for the user.
+fn detection(args: &Identifiers) -> Result<(Detection, Option<String>), String> {
     let mut profile = match &args.profile {
         Some(path) => Profile::load(path).map_err(|e| format!("{}: {e}", path.display()))?,
         None => Profile::default(),
@@ -156,7 +196,79 @@ fn detection(args: &Identifiers) -> Result<Detection, String> {
         max_findings_per_call: args.max_findings_per_flow.min(64),
         ..Options::default()
     };
-    Ok(Detection::new(&profile, &options))
+    Ok((Detection::new(&profile, &options), profile.vendor.clone()))
+}
+
+/// The attribution stage from the flags; `vendor` comes from the profile.
+fn attribution(args: &AttributionArgs, vendor: Option<String>) -> Result<Attribution, String> {
+    if args.no_attribution {
+        return Ok(Attribution::default());
+    }
+    let mut a = Attribution::embedded().with_vendor(args.vendor.clone().or(vendor));
+    if args.geoip.is_some() || args.asn.is_some() {
+        let db = IpDb::from_files(args.geoip.as_deref(), args.asn.as_deref()).map_err(|e| e.to_string())?;
+        a = a.with_ip_db(db);
+    }
+    if let Some(db) = domain_db(&args.trackers)? {
+        a = a.with_domain_db(db);
+    }
+    Ok(a)
+}
+
+/// The embedded name table plus the user's lists, or `None` when there are none.
+fn domain_db(trackers: &[String]) -> Result<Option<DomainDb>, String> {
+    if trackers.is_empty() {
+        return Ok(None);
+    }
+    let mut db = DomainDb::embedded().clone();
+    for arg in trackers {
+        // FORMAT:FILE, unless what precedes the colon is not a format (a path with a colon).
+        let (format, path) = match arg.split_once(':') {
+            Some((f, p)) if ListFormat::parse(f).is_some() => (ListFormat::parse(f), p),
+            _ => (None, arg.as_str()),
+        };
+        let bytes = std::fs::read(path).map_err(|e| format!("--trackers {path}: {e}"))?;
+        // Reports name the list by its file name (the full path may say who ran it).
+        let name = std::path::Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy());
+        let mut src = ListSource::new(&name, &bytes);
+        if let Some(f) = format {
+            src = src.format(f);
+        }
+        let report = db.add_list(src).map_err(|e| format!("--trackers {path}: {e}"))?;
+        if report.entries == 0 {
+            eprintln!("phonehome: warning: --trackers {path}: no usable entries (read as {})", report.format.as_str());
+        }
+    }
+    Ok(Some(db))
+}
+
+/// `phonehome data`: what attribution will use.
+fn data(args: DataArgs) -> ExitCode {
+    let a = &args.attribution;
+    let ip = match IpDb::from_files(a.geoip.as_deref(), a.asn.as_deref()) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("phonehome: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let domains = match domain_db(&a.trackers) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("phonehome: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let text = phonehome_report::data::render(&ip.sources(), domains.as_ref().unwrap_or_else(|| DomainDb::embedded()));
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("phonehome: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
 }
 
 fn config(limits: &Limits) -> Config {
@@ -177,13 +289,18 @@ fn config(limits: &Limits) -> Config {
 
 fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut config = config(&args.limits);
-    config.detection = match detection(&args.identifiers) {
-        Ok(d) => d,
+    let prepared = detection(&args.identifiers)
+        .and_then(|(detection, vendor)| Ok((detection, attribution(&args.attribution, vendor)?)));
+    match prepared {
+        Ok((detection, attribution)) => {
+            config.detection = detection;
+            config.attribution = attribution;
+        }
         Err(e) => {
             eprintln!("phonehome: {e}");
             return ExitCode::from(EXIT_ERROR);
         }
-    };
+    }
     let mut inputs = Vec::new();
     let mut problems = Vec::new();
     for name in &args.inputs {

@@ -214,6 +214,7 @@ fn leak_record(f: Finding, origin: Origin<'_>) -> LeakRecord {
         frame: origin.frame,
         http: origin.http.map(|(host, url)| (host.cloned(), url.clone())),
         dest_hostname: None,
+        dest: None,
     }
 }
 

@@ -9,8 +9,10 @@ use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Counters, Direction, EventSink, IpProto};
 use phonehome_protocols::sniff::{self, Carrier};
 
+use crate::Config;
+use crate::attribution::Attributor;
 use crate::dissect::{self, Context, Dissector, DnsNames, ProtocolLimits};
-use crate::findings::{Detection, Findings, Origin};
+use crate::findings::{Findings, Origin};
 use phonehome_detect::{Location, StreamScanner};
 
 /// How many client chunks of an unrecognised or non-TLS stream are checked for a TLS
@@ -37,6 +39,8 @@ pub(crate) struct FlowState {
     /// Identifier search over the raw stream, per direction, for TCP flows no dissector
     /// reads (MQTT, XMPP, vendor push channels...).
     raw_scan: Option<Box<[Option<StreamScanner>; 2]>>,
+    /// Chunks of a named-in-band protocol (MiPush) still to read a server name from.
+    name_budget: u8,
 }
 
 /// Turns flows into events. Holds the first sink error, since the flow table's callbacks
@@ -53,12 +57,15 @@ pub(crate) struct Handler<'s> {
     /// Anomalies and caps the dissectors hit; merged into the run's counters at the end.
     pub(crate) counters: Counters,
     findings: Findings,
+    attributor: Attributor,
 }
 
 impl<'s> Handler<'s> {
-    pub(crate) fn new(sink: &'s mut dyn EventSink, limits: ProtocolLimits, detection: Detection) -> Handler<'s> {
+    pub(crate) fn new(sink: &'s mut dyn EventSink, config: &Config) -> Handler<'s> {
+        let limits = config.protocols.clone();
         Handler {
-            findings: Findings::new(detection),
+            findings: Findings::new(config.detection.clone()),
+            attributor: Attributor::new(config.attribution.clone()),
             sink,
             input: None,
             error: None,
@@ -112,8 +119,11 @@ impl<'s> Handler<'s> {
         counters: &mut Counters,
     ) -> Result<crate::har::HarRead, phonehome_har::HarError> {
         let input = self.input.clone().unwrap_or_else(|| Arc::from("-"));
-        let (sink, error) = (&mut self.sink, &mut self.error);
-        crate::har::run(bytes, &input, input_index, &mut self.findings, counters, &mut |event| {
+        let (sink, error, attributor) = (&mut self.sink, &mut self.error, &mut self.attributor);
+        crate::har::run(bytes, &input, input_index, &mut self.findings, counters, &mut |mut event| {
+            if let (Some(f), EventBody::Leak(leak)) = (&event.flow, &mut event.body) {
+                leak.dest = attributor.destination(f.dest_ip, leak.dest_hostname.as_ref());
+            }
             if error.is_none()
                 && let Err(e) = sink.event(&event)
             {
@@ -132,6 +142,7 @@ impl<'s> Handler<'s> {
                     .as_ref()
                     .map(|(n, _)| n.clone())
                     .or_else(|| self.names.name_of(&flow.flow_ref.dest_ip).map(|n| WireText(n.as_bytes().to_vec())));
+                leak.dest = self.attributor.destination(flow.flow_ref.dest_ip, leak.dest_hostname.as_ref());
             }
             let event =
                 Event { timestamp: flow.last, input: self.input.clone(), flow: Some(flow.flow_ref.clone()), body };
@@ -146,6 +157,21 @@ impl<'s> Handler<'s> {
         {
             self.error = Some(e);
         }
+    }
+}
+
+/// Names a MiPush flow from a connection request: the host the client dialled outranks the
+/// service domain either side states.
+fn name_mipush(state: &mut FlowState, dir: Direction, bytes: &[u8]) {
+    let Some(hello) = phonehome_protocols::mipush::parse_hello(bytes) else { return };
+    let dialled = dir == Direction::ToServer && hello.host.as_deref() == hello.server_name();
+    if let Some(name) = hello.server_name()
+        && (state.hostname.is_none() || dialled)
+    {
+        state.hostname = Some((WireText(name.as_bytes().to_vec()), "mipush"));
+    }
+    if dialled {
+        state.name_budget = 0;
     }
 }
 
@@ -220,6 +246,15 @@ impl FlowHandler for Handler<'_> {
             if carrier == Carrier::TcpStream && state.app_proto != Some("tls") {
                 state.late_tls_budget = LATE_TLS_CHUNKS;
             }
+            if state.app_proto == Some("mipush") {
+                state.name_budget = 4;
+            }
+        }
+        if state.name_budget > 0
+            && let Payload::Stream(Chunk::Data { bytes, .. }) = payload
+        {
+            state.name_budget -= 1;
+            name_mipush(state, dir, bytes);
         }
         // Bytes of this chunk that belong to what came before the handshake (a PROXY header).
         let mut skip = 0;
@@ -282,6 +317,7 @@ impl FlowHandler for Handler<'_> {
         let dest_hostname = state
             .hostname
             .or_else(|| self.names.name_of(&flow.flow_ref.dest_ip).map(|n| (WireText(n.as_bytes().to_vec()), "dns")));
+        let dest = self.attributor.destination(flow.flow_ref.dest_ip, dest_hostname.as_ref().map(|(n, _)| n));
         let record = FlowRecord {
             counts: flow.counts,
             start: flow.start,
@@ -293,6 +329,7 @@ impl FlowHandler for Handler<'_> {
             app: flow.app.map(|a| WireText(a.into_vec())),
             tunnel: flow.tunnel,
             dest_hostname,
+            dest,
         };
         let event = Event {
             timestamp: flow.last,

@@ -6,6 +6,7 @@
 //! exist (a flow's event when the flow ends), never collected for the whole run.
 #![forbid(unsafe_code)]
 
+mod attribution;
 mod dissect;
 mod findings;
 mod handler;
@@ -20,6 +21,7 @@ use phonehome_flow::{FlowConfig, FlowTable};
 use phonehome_model::event::{Event, EventBody, InputStats, StatsRecord};
 use phonehome_model::{Counter, Counters, EventSink, Timestamp};
 
+pub use attribution::Attribution;
 pub use dissect::ProtocolLimits;
 pub use findings::Detection;
 use handler::Handler;
@@ -33,6 +35,8 @@ pub struct Config {
     pub protocols: ProtocolLimits,
     /// The identifier search; the default searches nothing.
     pub detection: Detection,
+    /// Who and where destinations are; the default attributes nothing.
+    pub attribution: Attribution,
 }
 
 /// One capture to read.
@@ -69,8 +73,7 @@ pub struct Outcome {
 pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std::io::Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut counters = Counters::default();
-    let mut table =
-        FlowTable::new(config.flow.clone(), Handler::new(sink, config.protocols.clone(), config.detection.clone()));
+    let mut table = FlowTable::new(config.flow.clone(), Handler::new(sink, config));
     let mut last_ts = None;
 
     for (index, input) in inputs.into_iter().enumerate() {

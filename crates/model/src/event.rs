@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::counters::{CounterGroup, Counters};
+use crate::dest::Destination;
 use crate::text::WireText;
 use crate::{IpProto, Timestamp};
 
@@ -118,6 +119,8 @@ pub struct FlowRecord {
     pub tunnel: Option<&'static str>,
     /// Best name for the server and where it came from ("sni", "http", "dns").
     pub dest_hostname: Option<(WireText, &'static str)>,
+    /// Who and where the server is (the attribution stage), when attribution ran.
+    pub dest: Option<Destination>,
 }
 
 /// The `dns` event's data.
@@ -271,6 +274,9 @@ pub struct LeakRecord {
     /// The flow's server name when the leak was found (filled by the engine).
     #[serde(skip)]
     pub dest_hostname: Option<WireText>,
+    /// Who and where the destination is (filled by the engine when attribution runs).
+    #[serde(skip)]
+    pub dest: Option<Destination>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -346,6 +352,9 @@ impl Serialize for Event {
                     m.serialize_entry("dest_hostname", name)?;
                     m.serialize_entry("hostname_source", source)?;
                 }
+                if let Some(d) = &r.dest {
+                    d.serialize_into(&mut m)?;
+                }
                 m.serialize_entry("flow", &FlowJson(r))?;
             }
             EventBody::Stats(r) => m.serialize_entry("stats", &StatsJson(r))?,
@@ -371,6 +380,9 @@ impl Serialize for Event {
             EventBody::Leak(r) => {
                 if let Some(host) = &r.dest_hostname {
                     m.serialize_entry("dest_hostname", host)?;
+                }
+                if let Some(d) = &r.dest {
+                    d.serialize_into(&mut m)?;
                 }
                 if let Some(frame) = r.frame {
                     m.serialize_entry("pcap_cnt", &frame)?;

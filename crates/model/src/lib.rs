@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod counters;
+pub mod dest;
 pub mod event;
 pub mod text;
 pub mod time;

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod h2;
 pub mod hpack;
 pub mod http;
+pub mod mipush;
 pub mod qpack;
 pub mod quic;
 pub mod sniff;

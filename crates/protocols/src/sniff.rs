@@ -22,6 +22,8 @@ pub fn app_proto(carrier: Carrier, payload: &[u8], ports: (u16, u16)) -> Option<
                 Some("ssh")
             } else if is_dns_tcp(payload, ports) {
                 Some("dns")
+            } else if crate::mipush::is_mipush(payload) {
+                Some("mipush")
             } else {
                 None
             }

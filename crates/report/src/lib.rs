@@ -2,7 +2,9 @@
 //! engine feeds NDJSON, the text summary and tests through one interface.
 #![forbid(unsafe_code)]
 
+pub mod data;
 mod ndjson;
+pub mod summary;
 mod text;
 
 pub use ndjson::NdjsonSink;

@@ -1,188 +1,274 @@
-//! The human summary printed at the end of a run.
+//! The human summary printed at the end of a run: which identifiers left, to which
+//! organisations and countries, then the destinations.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::IpAddr;
 
-use phonehome_model::event::StatsRecord;
-use phonehome_model::{CounterGroup, Event, EventBody, EventSink, IpProto};
+use phonehome_model::{CounterGroup, Event, EventSink};
 
-/// Destinations remembered for the summary; beyond it the rest are only counted, so memory
-/// stays bounded on captures with millions of flows.
-const MAX_DESTINATIONS: usize = 100_000;
-/// Destinations listed.
+use crate::summary::{Owner, Summary, SummaryBuilder};
+
+/// Rows listed per section.
 const SHOWN: usize = 15;
 
-#[derive(Default)]
-struct Dest {
-    flows: u64,
-    bytes_out: u64,
-    bytes_in: u64,
-    app_proto: Option<&'static str>,
-    hostname: Option<String>,
-}
-
-/// Identifier groups remembered (kind, label, declared); more are only counted.
-const MAX_LEAK_GROUPS: usize = 1_000;
-/// Destinations remembered per identifier group.
-const MAX_LEAK_DESTS: usize = 100;
-
-/// One identifier (or, undeclared, one kind) and where it went.
-#[derive(Default)]
-struct LeakGroup {
-    count: u64,
-    /// Destination (name, else address) → occurrences.
-    dests: BTreeMap<String, u64>,
-    encodings: BTreeSet<String>,
-    locations: BTreeSet<String>,
-    best: Option<&'static str>,
-}
-
-/// Collects flows and prints a short summary when the run finishes.
+/// Collects events and prints a short summary when the run finishes.
 pub struct TextSummary<W: Write> {
     out: W,
-    /// (kind, label, declared) → where it went.
-    leaks: BTreeMap<(&'static str, Option<String>, bool), LeakGroup>,
-    untracked_leaks: u64,
-    dests: HashMap<(IpAddr, Option<u16>, IpProto), Dest>,
-    untracked_flows: u64,
-    /// `http` events: for HAR inputs, which have no packets, they are what was read.
-    http_events: u64,
-    stats: Option<StatsRecord>,
+    builder: SummaryBuilder,
 }
 
 impl<W: Write> TextSummary<W> {
     /// Prints to `out` at [`EventSink::finish`].
     pub fn new(out: W) -> TextSummary<W> {
-        TextSummary {
-            out,
-            leaks: BTreeMap::new(),
-            untracked_leaks: 0,
-            dests: HashMap::new(),
-            untracked_flows: 0,
-            http_events: 0,
-            stats: None,
-        }
-    }
-
-    fn render(&self) -> String {
-        let mut s = String::new();
-        let Some(st) = &self.stats else { return s };
-        if st.packets == 0 && self.http_events > 0 {
-            let _ = writeln!(
-                s,
-                "{} HTTP requests (HAR) in {} input{}",
-                self.http_events,
-                st.inputs.len(),
-                plural(st.inputs.len())
-            );
-        }
-        if st.packets > 0 || self.http_events == 0 {
-            let _ = writeln!(
-                s,
-                "{} packets, {} in {} input{}; {} flows ({} TCP, {} UDP, {} other)",
-                st.packets,
-                human_bytes(st.bytes),
-                st.inputs.len(),
-                if st.inputs.len() == 1 { "" } else { "s" },
-                st.flows,
-                st.tcp_flows,
-                st.udp_flows,
-                st.flows - st.tcp_flows - st.udp_flows,
-            );
-        }
-        self.render_leaks(&mut s);
-        let mut dests: Vec<_> = self.dests.iter().collect();
-        dests.sort_by(|a, b| {
-            (b.1.bytes_out + b.1.bytes_in).cmp(&(a.1.bytes_out + a.1.bytes_in)).then_with(|| a.0.cmp(b.0))
-        });
-        if !dests.is_empty() {
-            let _ = writeln!(s, "\nDestinations (by bytes; of {}):", dests.len());
-            for ((ip, port, proto), d) in dests.iter().take(SHOWN) {
-                let mut endpoint = match (ip, port) {
-                    (IpAddr::V6(_), Some(p)) => format!("[{ip}]:{p}"),
-                    (_, Some(p)) => format!("{ip}:{p}"),
-                    (_, None) => ip.to_string(),
-                };
-                if let Some(h) = &d.hostname {
-                    // Names come from traffic: keep them on one line and printable.
-                    endpoint = format!("{} ({endpoint})", printable(h, 40));
-                }
-                let _ = writeln!(
-                    s,
-                    "  {endpoint:<60} {:<5} {:<5} {:>5} flow{} {:>10} out {:>10} in",
-                    proto.name(),
-                    d.app_proto.unwrap_or("-"),
-                    d.flows,
-                    if d.flows == 1 { " " } else { "s" },
-                    human_bytes(d.bytes_out),
-                    human_bytes(d.bytes_in),
-                );
-            }
-            if dests.len() > SHOWN {
-                let _ = writeln!(s, "  ... and {} more", dests.len() - SHOWN);
-            }
-        }
-        if self.untracked_flows > 0 {
-            let _ = writeln!(s, "  ({} flows to further destinations not itemised)", self.untracked_flows);
-        }
-        for group in [CounterGroup::Skipped, CounterGroup::Anomaly, CounterGroup::Cap] {
-            let items: Vec<String> = st.counters.nonzero(group).map(|(c, n)| format!("{} {n}", c.name())).collect();
-            if !items.is_empty() {
-                let _ = writeln!(s, "{}: {}", group.name(), items.join(", "));
-            }
-        }
-        for input in &st.inputs {
-            if let Some(e) = &input.error {
-                let _ = writeln!(s, "{}: {e}", input.name);
-            }
-        }
-        s
+        TextSummary { out, builder: SummaryBuilder::new() }
     }
 }
 
-impl<W: Write> TextSummary<W> {
-    /// The answer to the first question: which identifiers left, to whom, how often.
-    fn render_leaks(&self, s: &mut String) {
-        if self.leaks.is_empty() {
-            let _ = writeln!(s, "\nNo identifiers found in what was sent.");
-            return;
+/// The text of a summary.
+pub fn render(sum: &Summary) -> String {
+    let mut s = String::new();
+    let Some(st) = &sum.stats else { return s };
+    if st.packets == 0 && sum.http_events > 0 {
+        let _ = writeln!(
+            s,
+            "{} HTTP requests (HAR) in {} input{}",
+            sum.http_events,
+            st.inputs.len(),
+            plural(st.inputs.len())
+        );
+    }
+    if st.packets > 0 || sum.http_events == 0 {
+        let _ = writeln!(
+            s,
+            "{} packets, {} in {} input{}; {} flows ({} TCP, {} UDP, {} other)",
+            st.packets,
+            human_bytes(st.bytes),
+            st.inputs.len(),
+            plural(st.inputs.len()),
+            st.flows,
+            st.tcp_flows,
+            st.udp_flows,
+            st.flows - st.tcp_flows - st.udp_flows,
+        );
+    }
+    render_leaks(sum, &mut s);
+    render_orgs(sum, &mut s);
+    render_countries(sum, &mut s);
+    render_destinations(sum, &mut s);
+    for group in [CounterGroup::Skipped, CounterGroup::Anomaly, CounterGroup::Cap] {
+        let items: Vec<String> = st.counters.nonzero(group).map(|(c, n)| format!("{} {n}", c.name())).collect();
+        if !items.is_empty() {
+            let _ = writeln!(s, "{}: {}", group.name(), items.join(", "));
         }
-        let total: u64 = self.leaks.values().map(|g| g.count).sum::<u64>() + self.untracked_leaks;
-        let _ = writeln!(s, "\nIdentifiers sent ({total} finding{}):", if total == 1 { "" } else { "s" });
-        // Declared values first (the user asked about them), then by how often.
-        let mut groups: Vec<_> = self.leaks.iter().collect();
-        groups.sort_by(|a, b| b.0.2.cmp(&a.0.2).then(b.1.count.cmp(&a.1.count)).then_with(|| a.0.cmp(b.0)));
-        for ((kind, label, declared), g) in groups {
-            let what = match label {
-                Some(l) => format!("{kind} \"{}\"", printable(l, 30)),
-                None => kind.to_string(),
-            };
-            let how = if *declared { "declared" } else { "undeclared" };
+    }
+    for input in &st.inputs {
+        if let Some(e) = &input.error {
+            let _ = writeln!(s, "{}: {e}", input.name);
+        }
+    }
+    if !sum.countries.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nServer countries are where address blocks are registered or announced (not a measured \
+             location); an organisation's country (HQ) is its headquarters."
+        );
+    }
+    s
+}
+
+/// The answer to the first question: which identifiers left, to whom, how often.
+fn render_leaks(sum: &Summary, s: &mut String) {
+    if sum.identifiers.is_empty() {
+        let _ = writeln!(s, "\nNo identifiers found in what was sent.");
+        return;
+    }
+    let total: u64 = sum.identifiers.values().map(|g| g.count).sum::<u64>() + sum.identifiers_untracked;
+    let _ = writeln!(s, "\nIdentifiers sent ({total} finding{}):", if total == 1 { "" } else { "s" });
+    // Declared values first (the user asked about them), then by how often.
+    let mut groups: Vec<_> = sum.identifiers.iter().collect();
+    groups.sort_by(|a, b| b.0.2.cmp(&a.0.2).then(b.1.count.cmp(&a.1.count)).then_with(|| a.0.cmp(b.0)));
+    for ((kind, label, declared), g) in groups {
+        let what = match label {
+            Some(l) => format!("{kind} \"{}\"", printable(l, 30)),
+            None => kind.to_string(),
+        };
+        let how = if *declared { "declared" } else { "undeclared" };
+        let third =
+            if g.to_third_parties > 0 { format!(", {} to third parties", g.to_third_parties) } else { String::new() };
+        let dests = g.destinations.len();
+        let _ = writeln!(
+            s,
+            "  {what} ({how}, {} confidence): {} time{} to {dests} destination{}{third}",
+            g.confidence,
+            g.count,
+            if g.count == 1 { "" } else { "s" },
+            if dests == 1 { "" } else { "s" },
+        );
+        let mut list: Vec<_> = g.destinations.iter().collect();
+        list.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
+        for (d, ld) in list.iter().take(5) {
+            let mut who = Vec::new();
+            if ld.owner != Owner::Unknown && !matches!(ld.owner, Owner::Domain(_)) {
+                who.push(printable(&ld.owner.display(), 40));
+            }
+            if let Some(c) = &ld.country {
+                who.push(format!("server {c}"));
+            }
+            if ld.third_party == Some(true) {
+                who.push("third party".into());
+            }
+            let who = if who.is_empty() { String::new() } else { format!(" [{}]", who.join(", ")) };
+            let _ = writeln!(s, "      to {}{who}: {}", printable(d, 50), ld.count);
+        }
+        if list.len() > 5 || g.destinations_untracked > 0 {
             let _ = writeln!(
                 s,
-                "  {what} ({how}, {} confidence): {} time{} to {} destination{}",
-                g.best.unwrap_or("-"),
-                g.count,
-                if g.count == 1 { "" } else { "s" },
-                g.dests.len(),
-                if g.dests.len() == 1 { "" } else { "s" },
+                "      ... and {} more destinations",
+                list.len().saturating_sub(5) as u64 + g.destinations_untracked
             );
-            let mut dests: Vec<_> = g.dests.iter().collect();
-            dests.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-            let shown: Vec<String> = dests.iter().take(5).map(|(d, n)| format!("{} ({n})", printable(d, 40))).collect();
-            let more = if dests.len() > 5 { format!(", and {} more", dests.len() - 5) } else { String::new() };
-            let _ = writeln!(s, "      to {}{more}", shown.join(", "));
-            let list = |set: &BTreeSet<String>| {
-                set.iter().take(6).map(|x| printable(x, 30)).collect::<Vec<_>>().join(", ")
-                    + if set.len() > 6 { ", ..." } else { "" }
+        }
+        let set = |set: &std::collections::BTreeSet<String>| {
+            set.iter().take(6).map(|x| printable(x, 30)).collect::<Vec<_>>().join(", ")
+                + if set.len() > 6 { ", ..." } else { "" }
+        };
+        let _ = writeln!(s, "      in {}; as {}", set(&g.locations), set(&g.encodings));
+    }
+    if sum.identifiers_untracked > 0 {
+        let _ = writeln!(s, "  ({} findings of further identifiers not itemised)", sum.identifiers_untracked);
+    }
+}
+
+/// Who received data: owners with identifiers first, then by bytes sent.
+fn render_orgs(sum: &Summary, s: &mut String) {
+    if sum.attributed_flows == 0 && sum.orgs.keys().all(|o| *o == Owner::Unknown) {
+        return;
+    }
+    let mut rows: Vec<_> = sum.orgs.values().collect();
+    let findings = |o: &crate::summary::OrgRow| o.identifiers.values().sum::<u64>();
+    rows.sort_by(|a, b| {
+        findings(b)
+            .cmp(&findings(a))
+            .then(b.bytes_out.cmp(&a.bytes_out))
+            .then(b.flows.cmp(&a.flows))
+            .then_with(|| a.owner.cmp(&b.owner))
+    });
+    let _ = writeln!(s, "\nOrganisations (of {}; identifiers first, then by bytes sent):", rows.len());
+    for o in rows.iter().take(SHOWN) {
+        let mut head = printable(&o.owner.display(), 50);
+        let mut facts = Vec::new();
+        if let Some(c) = &o.home_country {
+            facts.push(format!("HQ {c}"));
+        }
+        if let Some(p) = &o.parent {
+            facts.push(format!("part of {}", printable(p, 30)));
+        }
+        match o.third_party {
+            Some(true) => facts.push("third party".into()),
+            Some(false) => facts.push("first party".into()),
+            None => {}
+        }
+        if !facts.is_empty() {
+            head = format!("{head} ({})", facts.join(", "));
+        }
+        let _ = writeln!(
+            s,
+            "  {head}: {} flow{}, {} out, {} in",
+            o.flows,
+            if o.flows == 1 { "" } else { "s" },
+            human_bytes(o.bytes_out),
+            human_bytes(o.bytes_in)
+        );
+        let mut details = Vec::new();
+        if !o.server_countries.is_empty() {
+            let mut cs: Vec<_> = o.server_countries.iter().collect();
+            cs.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            details.push(format!("servers in {}", cs.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        if !o.categories.is_empty() {
+            details.push(o.categories.iter().copied().collect::<Vec<_>>().join(", "));
+        }
+        if !o.identifiers.is_empty() {
+            let ids: Vec<String> =
+                o.identifiers.iter().map(|(k, n)| format!("{} ({n})", printable(k, 30))).take(8).collect();
+            details.push(format!("identifiers: {}", ids.join(", ")));
+        }
+        if !details.is_empty() {
+            let _ = writeln!(s, "      {}", details.join("; "));
+        }
+    }
+    if rows.len() > SHOWN {
+        let _ = writeln!(s, "  ... and {} more", rows.len() - SHOWN);
+    }
+}
+
+/// Where the servers are.
+fn render_countries(sum: &Summary, s: &mut String) {
+    if sum.countries.is_empty() {
+        return;
+    }
+    let mut rows: Vec<_> = sum.countries.iter().collect();
+    rows.sort_by(|a, b| b.1.findings.cmp(&a.1.findings).then(b.1.flows.cmp(&a.1.flows)).then_with(|| a.0.cmp(b.0)));
+    let _ = writeln!(s, "\nServer countries (of {}):", rows.len());
+    for (c, r) in rows.iter().take(SHOWN) {
+        let owners: Vec<String> = r.owners.iter().take(5).map(|o| printable(o, 30)).collect();
+        let more = if r.owners.len() > 5 { ", ..." } else { "" };
+        let findings = if r.findings > 0 { format!(", {} identifier findings", r.findings) } else { String::new() };
+        let _ = writeln!(
+            s,
+            "  {c}: {} flow{}, {} out, {} in{findings} ({}{more})",
+            r.flows,
+            if r.flows == 1 { "" } else { "s" },
+            human_bytes(r.bytes_out),
+            human_bytes(r.bytes_in),
+            owners.join(", ")
+        );
+    }
+    if rows.len() > SHOWN {
+        let _ = writeln!(s, "  ... and {} more", rows.len() - SHOWN);
+    }
+}
+
+fn render_destinations(sum: &Summary, s: &mut String) {
+    let mut dests: Vec<_> = sum.destinations.iter().collect();
+    dests
+        .sort_by(|a, b| (b.1.bytes_out + b.1.bytes_in).cmp(&(a.1.bytes_out + a.1.bytes_in)).then_with(|| a.0.cmp(b.0)));
+    if !dests.is_empty() {
+        let _ = writeln!(s, "\nDestinations (by bytes; of {}):", dests.len());
+        for ((ip, port, proto), d) in dests.iter().take(SHOWN) {
+            let mut endpoint = match (ip, port) {
+                (IpAddr::V6(_), Some(p)) => format!("[{ip}]:{p}"),
+                (_, Some(p)) => format!("{ip}:{p}"),
+                (_, None) => ip.to_string(),
             };
-            let _ = writeln!(s, "      in {}; as {}", list(&g.locations), list(&g.encodings));
+            if let Some(h) = &d.hostname {
+                // Names come from traffic: keep them on one line and printable.
+                endpoint = format!("{} ({endpoint})", printable(h, 40));
+            }
+            let mut who = match &d.owner {
+                Owner::Unknown => String::new(),
+                o => printable(&o.display(), 30),
+            };
+            if let Some(c) = &d.country {
+                who = if who.is_empty() { c.clone() } else { format!("{who}, {c}") };
+            }
+            let _ = writeln!(
+                s,
+                "  {endpoint:<60} {:<5} {:<5} {:>5} flow{} {:>10} out {:>10} in  {who}",
+                proto.name(),
+                d.app_proto.unwrap_or("-"),
+                d.flows,
+                if d.flows == 1 { " " } else { "s" },
+                human_bytes(d.bytes_out),
+                human_bytes(d.bytes_in),
+            );
         }
-        if self.untracked_leaks > 0 {
-            let _ = writeln!(s, "  ({} findings of further identifiers not itemised)", self.untracked_leaks);
+        if dests.len() > SHOWN {
+            let _ = writeln!(s, "  ... and {} more", dests.len() - SHOWN);
         }
+    }
+    if sum.destinations_untracked_flows > 0 {
+        let _ = writeln!(s, "  ({} flows to further destinations not itemised)", sum.destinations_untracked_flows);
     }
 }
 
@@ -193,66 +279,11 @@ fn printable(text: &str, max: usize) -> String {
 
 impl<W: Write> EventSink for TextSummary<W> {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        match &event.body {
-            EventBody::Flow(r) => {
-                let Some(f) = &event.flow else { return Ok(()) };
-                let key = (f.dest_ip, f.dest_port, f.proto);
-                if !self.dests.contains_key(&key) && self.dests.len() >= MAX_DESTINATIONS {
-                    self.untracked_flows += 1;
-                    return Ok(());
-                }
-                let d = self.dests.entry(key).or_default();
-                d.flows += 1;
-                d.bytes_out += r.counts.bytes_toserver;
-                d.bytes_in += r.counts.bytes_toclient;
-                d.app_proto = d.app_proto.or(r.app_proto);
-                if d.hostname.is_none()
-                    && let Some((name, _)) = &r.dest_hostname
-                {
-                    d.hostname = Some(name.lossy().into_owned());
-                }
-            }
-            EventBody::Stats(s) => self.stats = Some((**s).clone()),
-            EventBody::Leak(r) => {
-                let key = (r.kind, r.label.clone(), r.declared);
-                if !self.leaks.contains_key(&key) && self.leaks.len() >= MAX_LEAK_GROUPS {
-                    self.untracked_leaks += 1;
-                    return Ok(());
-                }
-                let g = self.leaks.entry(key).or_default();
-                g.count += 1;
-                let dest = match (&r.dest_hostname, &event.flow) {
-                    (Some(h), _) => h.lossy().into_owned(),
-                    (None, Some(f)) => f.dest_ip.to_string(),
-                    (None, None) => "?".to_string(),
-                };
-                if g.dests.len() < MAX_LEAK_DESTS || g.dests.contains_key(&dest) {
-                    *g.dests.entry(dest).or_default() += 1;
-                }
-                // Locations name headers: bounded by the caps on header count per message.
-                if g.locations.len() < 50 {
-                    g.locations.insert(r.location.clone());
-                }
-                if g.encodings.len() < 50 {
-                    g.encodings.insert(r.encoding.clone());
-                }
-                let rank = |c: &str| match c {
-                    "high" => 3,
-                    "medium" => 2,
-                    _ => 1,
-                };
-                if g.best.is_none_or(|b| rank(r.confidence) > rank(b)) {
-                    g.best = Some(r.confidence);
-                }
-            }
-            EventBody::Http(_) => self.http_events += 1,
-            EventBody::Dns(_) | EventBody::Tls(_) | EventBody::Quic(_) => {}
-        }
-        Ok(())
+        self.builder.event(event)
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        let text = self.render();
+        let text = render(self.builder.summary());
         self.out.write_all(text.as_bytes())?;
         self.out.flush()
     }
