@@ -70,7 +70,7 @@
 //! assert_eq!(requests, [(1, b"GET".to_vec(), b"/".to_vec())]);
 //! ```
 
-mod msg;
+pub(crate) mod msg;
 
 use phonehome_model::Direction;
 

@@ -218,7 +218,6 @@ impl FieldList {
     }
 
     /// Adds a field from outside a decoder (QPACK): admitted against `limits` like decoded ones.
-    #[allow(dead_code)] // QPACK's, being written.
     pub(crate) fn add(&mut self, name: &[u8], value: &[u8], limits: &BlockLimits) {
         if self.admit(name.len(), value.len(), limits) {
             self.push(name, value);

@@ -8,6 +8,7 @@
 pub mod body;
 pub mod dns;
 pub mod h2;
+pub mod h3;
 pub mod hpack;
 pub mod http;
 pub mod mipush;
