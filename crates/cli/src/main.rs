@@ -11,9 +11,14 @@ use phonehome_attribute::ip::IpDb;
 use phonehome_detect::{DeclaredId, Options, Profile};
 use phonehome_engine::{Attribution, Config, Detection, Input};
 use phonehome_model::EventSink;
-use phonehome_report::{NdjsonSink, TextSummary};
+use phonehome_report::diff::Diff;
+use phonehome_report::policy::Policy;
+use phonehome_report::summary::SummaryBuilder;
+use phonehome_report::text::Detail;
+use phonehome_report::{CsvSink, JsonReport, NdjsonSink, Report, TextSummary};
 
-/// Exit codes (docs/OUTPUT.md): 0 success, 2 nothing readable or a usage error.
+/// Exit codes (docs/OUTPUT.md): 0 success, 1 a policy violated (`check`), 2 nothing
+/// readable or a usage error.
 const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
@@ -31,9 +36,65 @@ struct Cli {
 enum Command {
     /// Read captures (pcap, pcapng, gzip-compressed; "-" for stdin) and report their flows.
     Analyze(Box<AnalyzeArgs>),
+    /// What changed between two runs ("does it still send data after the patch?"): each side
+    /// is a capture, a HAR or a saved `--format json` report.
+    Diff(Box<DiffArgs>),
+    /// A pass/fail gate: exit 1 and list the violations when the captures break the policy
+    /// (docs/POLICY.md), 0 when they keep it, 2 on error.
+    Check(Box<CheckArgs>),
     /// Print what is embedded (address, organisation and suffix data: sources, licences,
     /// dates, counts) and what the given databases and lists add.
     Data(DataArgs),
+}
+
+/// What `analyze`, `diff` and `check` share: the device, attribution and caps.
+#[derive(clap::Args)]
+struct Setup {
+    #[command(flatten)]
+    identifiers: Identifiers,
+    #[command(flatten)]
+    attribution: AttributionArgs,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The earlier run: a capture, a HAR or a saved JSON report.
+    #[arg(value_name = "BEFORE")]
+    before: String,
+    /// The later run.
+    #[arg(value_name = "AFTER")]
+    after: String,
+    /// Output format: text or json.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    format: DiffFormat,
+    /// Write the diff here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    setup: Setup,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The policy (TOML; see examples/policy.toml).
+    #[arg(long, value_name = "POLICY.toml")]
+    policy: std::path::PathBuf,
+    /// Captures, HARs or saved JSON reports, checked together.
+    #[arg(required = true, value_name = "CAPTURE")]
+    inputs: Vec<String>,
+    /// Output format: text or json.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    format: DiffFormat,
+    #[command(flatten)]
+    setup: Setup,
 }
 
 #[derive(clap::Args)]
@@ -53,12 +114,14 @@ struct AnalyzeArgs {
     /// Write the report here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
+    /// Text summary: only the identifiers that left, and no problem lines on stderr.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Text summary: list every row (up to 100 per section) instead of the top 15.
+    #[arg(short, long)]
+    verbose: bool,
     #[command(flatten)]
-    identifiers: Identifiers,
-    #[command(flatten)]
-    attribution: AttributionArgs,
-    #[command(flatten)]
-    limits: Limits,
+    setup: Setup,
 }
 
 /// Who and where destinations are (docs/ATTRIBUTION.md): embedded data unless replaced.
@@ -157,6 +220,11 @@ enum Format {
     Text,
     /// One EVE-style JSON object per line.
     Ndjson,
+    /// One JSON document: identifiers, organisations, countries, destinations (what `diff`
+    /// reads back).
+    Json,
+    /// One row per flow and per leak.
+    Csv,
 }
 
 fn main() -> ExitCode {
@@ -169,6 +237,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Analyze(args) => analyze(*args),
+        Command::Diff(args) => diff(*args),
+        Command::Check(args) => check(*args),
         Command::Data(args) => data(args),
     }
 }
@@ -287,51 +357,78 @@ fn config(limits: &Limits) -> Config {
     c
 }
 
-fn analyze(args: AnalyzeArgs) -> ExitCode {
-    let mut config = config(&args.limits);
-    let prepared = detection(&args.identifiers)
-        .and_then(|(detection, vendor)| Ok((detection, attribution(&args.attribution, vendor)?)));
-    match prepared {
-        Ok((detection, attribution)) => {
-            config.detection = detection;
-            config.attribution = attribution;
-        }
-        Err(e) => {
-            eprintln!("phonehome: {e}");
-            return ExitCode::from(EXIT_ERROR);
-        }
-    }
+/// The engine's configuration for `setup`, with the device's maker given by the policy when
+/// neither the flags nor the profile name it.
+fn prepare(setup: &Setup, fallback_vendor: Option<String>) -> Result<Config, String> {
+    let mut config = config(&setup.limits);
+    let (detection, vendor) = detection(&setup.identifiers)?;
+    config.detection = detection;
+    config.attribution = attribution(&setup.attribution, vendor.or(fallback_vendor))?;
+    Ok(config)
+}
+
+/// Opens the inputs; those that cannot be opened are returned as problems.
+fn open_inputs(names: &[String]) -> (Vec<Input>, Vec<String>) {
     let mut inputs = Vec::new();
     let mut problems = Vec::new();
-    for name in &args.inputs {
+    for name in names {
         match Input::open(name) {
             Ok(i) => inputs.push(i),
             Err(e) => problems.push(format!("{name}: {e}")),
         }
     }
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!("phonehome: {}: {e}", path.display());
-                return ExitCode::from(EXIT_ERROR);
-            }
-        },
+    (inputs, problems)
+}
+
+fn output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>, String> {
+    let out: Box<dyn Write> = match path {
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?),
         None => Box::new(std::io::stdout().lock()),
     };
-    let out = BufWriter::with_capacity(1 << 16, out);
+    Ok(Box::new(BufWriter::with_capacity(1 << 16, out)))
+}
+
+fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let config = match prepare(&args.setup, None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("phonehome: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let (inputs, problems) = open_inputs(&args.inputs);
+    let out = match output(args.output.as_deref()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("phonehome: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let detail = if args.quiet {
+        Detail::Quiet
+    } else if args.verbose {
+        Detail::Verbose
+    } else {
+        Detail::Normal
+    };
     let mut sink: Box<dyn EventSink> = match args.format {
-        Format::Text => Box::new(TextSummary::new(out)),
+        Format::Text => Box::new(TextSummary::new(out).with_detail(detail)),
         Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Json => Box::new(JsonReport::new(out)),
+        Format::Csv => Box::new(CsvSink::new(out)),
     };
     let result = phonehome_engine::run(inputs, &config, &mut *sink);
-    for p in &problems {
-        eprintln!("phonehome: {p}");
+    if !args.quiet {
+        for p in &problems {
+            eprintln!("phonehome: {p}");
+        }
     }
     match result {
         Ok(outcome) => {
-            for p in &outcome.problems {
-                eprintln!("phonehome: {p}");
+            if !args.quiet {
+                for p in &outcome.problems {
+                    eprintln!("phonehome: {p}");
+                }
             }
             if outcome.readable_inputs == 0 { ExitCode::from(EXIT_ERROR) } else { ExitCode::SUCCESS }
         }
@@ -342,4 +439,123 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// The report of one side of `diff` or of `check`'s inputs: saved reports are read back,
+/// anything else is analysed. Problems reading an input go to stderr; an input from which
+/// nothing could be read is an error.
+fn report_of(names: &[String], config: &Config) -> Result<Report, String> {
+    if let [name] = names
+        && name != "-"
+    {
+        let mut head = Vec::new();
+        let file = std::fs::File::open(name).map_err(|e| format!("{name}: {e}"))?;
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, 512), &mut head)
+            .map_err(|e| format!("{name}: {e}"))?;
+        if Report::parse(&head).is_some() {
+            let bytes = std::fs::read(name).map_err(|e| format!("{name}: {e}"))?;
+            if let Some(r) = Report::parse(&bytes) {
+                return r.map_err(|e| format!("{name}: not a readable phonehome report: {e}"));
+            }
+        }
+    }
+    let (inputs, problems) = open_inputs(names);
+    let mut builder = SummaryBuilder::new();
+    let outcome = phonehome_engine::run(inputs, config, &mut builder).map_err(|e| e.to_string())?;
+    for p in problems.iter().chain(&outcome.problems) {
+        eprintln!("phonehome: {p}");
+    }
+    if outcome.readable_inputs == 0 {
+        return Err(format!("nothing readable in {}", names.join(", ")));
+    }
+    Ok(Report::from_summary(builder.summary()))
+}
+
+fn diff(args: DiffArgs) -> ExitCode {
+    let run = || -> Result<(), String> {
+        let config = prepare(&args.setup, None)?;
+        let before = report_of(std::slice::from_ref(&args.before), &config)?;
+        let after = report_of(std::slice::from_ref(&args.after), &config)?;
+        let d = Diff::new(&before, &after);
+        let mut out = output(args.output.as_deref())?;
+        let written = match args.format {
+            DiffFormat::Text => out.write_all(d.render_text().as_bytes()),
+            DiffFormat::Json => serde_json::to_writer_pretty(&mut out, &d)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n")),
+        };
+        written.and_then(|()| out.flush()).or_else(ignore_broken_pipe).map_err(|e| format!("writing the diff: {e}"))
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("phonehome: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let run = || -> Result<bool, String> {
+        let text = std::fs::read_to_string(&args.policy).map_err(|e| format!("{}: {e}", args.policy.display()))?;
+        let policy = Policy::parse(&text).map_err(|e| format!("{}: {e}", args.policy.display()))?;
+        let config = prepare(&args.setup, policy.vendor.clone())?;
+        if policy.needs_vendor() && !config.attribution.has_vendor() {
+            return Err(format!(
+                "{}: deny_identifiers_to_third_parties needs the device's maker: `vendor` in the policy or profile, or --vendor",
+                args.policy.display()
+            ));
+        }
+        let report = report_of(&args.inputs, &config)?;
+        let violations = policy.check(&report);
+        let mut out = output(None)?;
+        let written = match args.format {
+            DiffFormat::Text => {
+                let mut s = String::new();
+                if violations.is_empty() {
+                    s.push_str(&format!(
+                        "PASS: {} keeps the policy {}\n",
+                        args.inputs.join(", "),
+                        args.policy.display()
+                    ));
+                } else {
+                    s.push_str(&format!(
+                        "FAIL: {} violation{} of {} in {}\n",
+                        violations.len(),
+                        if violations.len() == 1 { "" } else { "s" },
+                        args.policy.display(),
+                        args.inputs.join(", ")
+                    ));
+                    for v in &violations {
+                        s.push_str(&format!("  {}: {}\n", v.rule, v.detail));
+                    }
+                }
+                out.write_all(s.as_bytes())
+            }
+            DiffFormat::Json => {
+                let doc = serde_json::json!({"pass": violations.is_empty(), "violations": violations});
+                serde_json::to_writer_pretty(&mut out, &doc)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"))
+            }
+        };
+        written
+            .and_then(|()| out.flush())
+            .or_else(ignore_broken_pipe)
+            .map_err(|e| format!("writing the result: {e}"))?;
+        Ok(violations.is_empty())
+    };
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("phonehome: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// A reader that went away (`phonehome ... | head`) is not a failure.
+fn ignore_broken_pipe(e: std::io::Error) -> std::io::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) }
 }

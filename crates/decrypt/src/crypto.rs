@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use aes::cipher::array::Array;
-use aes::cipher::{BlockModeDecrypt, InnerIvInit, KeyInit};
+use aes::cipher::{BlockCipherEncrypt, BlockModeDecrypt, InnerIvInit, KeyInit};
 use aes::{Aes128, Aes256};
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
@@ -18,6 +18,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Sha256, Sha384};
 
+use crate::keylog::Secret;
 use crate::suites::{BulkCipher, MacHash, PrfHash, Suite};
 
 /// TLS 1.2 PRF (RFC 5246 §5) with the suite's hash.
@@ -329,6 +330,73 @@ impl RecordKeys {
         };
         self.seq = self.seq.wrapping_add(1);
         Ok(opened)
+    }
+}
+
+/// QUIC packet protection from a TLS 1.3 traffic secret (RFC 9001 §5.1): AEAD key and IV
+/// ("quic key", "quic iv", or "quicv2 ..." for QUIC v2) and the AES header protection key
+/// ("quic hp"). AES-GCM suites only.
+pub(crate) struct QuicKeys {
+    aead: Aead,
+    iv: [u8; 12],
+    hp: Block,
+    /// The secret these keys came from, for key updates ("quic ku").
+    secret: Secret,
+    hash: PrfHash,
+    v2: bool,
+}
+
+impl QuicKeys {
+    pub(crate) fn new(cipher: BulkCipher, hash: PrfHash, secret: &[u8], v2: bool) -> Option<QuicKeys> {
+        let (l_key, l_iv, l_hp): (&[u8], &[u8], &[u8]) =
+            if v2 { (b"quicv2 key", b"quicv2 iv", b"quicv2 hp") } else { (b"quic key", b"quic iv", b"quic hp") };
+        let mut key = [0u8; 32];
+        let key = &mut key[..cipher.key_len()];
+        let mut hp = [0u8; 32];
+        let hp = &mut hp[..cipher.key_len()];
+        let mut iv = [0u8; 12];
+        expand_label(hash, secret, l_key, key)?;
+        expand_label(hash, secret, l_iv, &mut iv)?;
+        expand_label(hash, secret, l_hp, hp)?;
+        let hp = match cipher {
+            BulkCipher::Aes128Gcm => Block::Aes128(Box::new(Aes128::new_from_slice(hp).ok()?)),
+            BulkCipher::Aes256Gcm => Block::Aes256(Box::new(Aes256::new_from_slice(hp).ok()?)),
+            _ => return None,
+        };
+        Some(QuicKeys { aead: Aead::new(cipher, key)?, iv, hp, secret: Secret::new(secret)?, hash, v2 })
+    }
+
+    /// The next key phase's packet keys (RFC 9001 §6.1); header protection does not change.
+    pub(crate) fn next(&self, cipher: BulkCipher) -> Option<QuicKeys> {
+        let label: &[u8] = if self.v2 { b"quicv2 ku" } else { b"quic ku" };
+        let mut next = [0u8; 48];
+        let next = &mut next[..self.hash.output_len()];
+        expand_label(self.hash, self.secret.as_bytes(), label, next)?;
+        let mut k = QuicKeys::new(cipher, self.hash, next, self.v2)?;
+        k.hp = match &self.hp {
+            Block::Aes128(c) => Block::Aes128(c.clone()),
+            Block::Aes256(c) => Block::Aes256(c.clone()),
+        };
+        Some(k)
+    }
+
+    /// The header protection mask for a 16-byte sample.
+    pub(crate) fn mask(&self, sample: &[u8; 16]) -> [u8; 16] {
+        let mut b = Array::from(*sample);
+        match &self.hp {
+            Block::Aes128(c) => c.encrypt_block(&mut b),
+            Block::Aes256(c) => c.encrypt_block(&mut b),
+        }
+        b.into()
+    }
+
+    /// Decrypts a packet payload in place (ciphertext followed by the 16-byte tag).
+    pub(crate) fn open(&self, pn: u64, header: &[u8], payload: &mut [u8]) -> bool {
+        let mut nonce = self.iv;
+        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
+            *n ^= p;
+        }
+        self.aead.open(&nonce, header, payload).is_ok()
     }
 }
 

@@ -10,6 +10,11 @@
 //!   itself (hellos, ChangeCipherSpec, TLS 1.3 handshake and KeyUpdate), derives record keys
 //!   from the key log and hands on decrypted application data per direction, or says why it
 //!   cannot ([`StopReason`]).
+//! - [`quic`]: a [`QuicDecryptor`] per QUIC (UDP) flow: 1-RTT (and 0-RTT) packets decrypted
+//!   with the same key log, v1 and v2 labels, key phase changes; STREAM frames handed on with
+//!   their stream id and offset. The caller supplies the ClientHello random, which
+//!   `phonehome_protocols::quic::QuicConnection` already reads from the client's Initials
+//!   (`QuicHello::client_hello.random`), and feeds every datagram of both directions.
 //!
 //! Coverage: TLS 1.0-1.2 with AES-GCM, AES-CCM(_8), ChaCha20-Poly1305 and AES-CBC with
 //! HMAC-SHA1/256/384 (MAC-then-encrypt and encrypt-then-MAC), any key exchange (the key log
@@ -56,8 +61,10 @@
 
 mod crypto;
 pub mod keylog;
+pub mod quic;
 pub mod suites;
 pub mod tls;
 
 pub use keylog::{ClientSecrets, KeyLog, KeyLogLimits, KeyLogStats, Label, Secret, TLS_KEY_LOG};
+pub use quic::{QuicDecryptor, QuicOutput, QuicStats, QuicStatus};
 pub use tls::{DirStats, KeySource, Output, Status, StopReason, Summary, TlsConfig, TlsDecryptor};

@@ -71,6 +71,11 @@ impl Attribution {
         self
     }
 
+    /// Whether the device's maker is known (so `third_party` can be decided).
+    pub fn has_vendor(&self) -> bool {
+        self.enabled && self.vendor.is_some()
+    }
+
     /// Whether anything is attributed.
     pub fn is_enabled(&self) -> bool {
         self.enabled

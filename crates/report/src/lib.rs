@@ -2,10 +2,16 @@
 //! engine feeds NDJSON, the text summary and tests through one interface.
 #![forbid(unsafe_code)]
 
+pub mod csv;
 pub mod data;
+pub mod diff;
+pub mod document;
 mod ndjson;
+pub mod policy;
 pub mod summary;
-mod text;
+pub mod text;
 
+pub use csv::CsvSink;
+pub use document::{JsonReport, Report};
 pub use ndjson::NdjsonSink;
-pub use text::TextSummary;
+pub use text::{TextSummary, render as render_text};

@@ -9,24 +9,52 @@ use phonehome_model::{CounterGroup, Event, EventSink};
 
 use crate::summary::{Owner, Summary, SummaryBuilder};
 
-/// Rows listed per section.
-const SHOWN: usize = 15;
+/// How much the summary says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// The totals line and the identifiers that left (`-q`).
+    Quiet,
+    /// Every section, its top 15 rows.
+    #[default]
+    Normal,
+    /// Every section, up to 100 rows each (`-v`).
+    Verbose,
+}
+
+impl Detail {
+    fn rows(self) -> usize {
+        if self == Detail::Verbose { 100 } else { 15 }
+    }
+}
 
 /// Collects events and prints a short summary when the run finishes.
 pub struct TextSummary<W: Write> {
     out: W,
     builder: SummaryBuilder,
+    detail: Detail,
 }
 
 impl<W: Write> TextSummary<W> {
     /// Prints to `out` at [`EventSink::finish`].
     pub fn new(out: W) -> TextSummary<W> {
-        TextSummary { out, builder: SummaryBuilder::new() }
+        TextSummary { out, builder: SummaryBuilder::new(), detail: Detail::Normal }
+    }
+
+    /// Says more or less.
+    pub fn with_detail(mut self, detail: Detail) -> TextSummary<W> {
+        self.detail = detail;
+        self
     }
 }
 
 /// The text of a summary.
 pub fn render(sum: &Summary) -> String {
+    render_with(sum, Detail::Normal)
+}
+
+/// The text of a summary, at the given detail.
+pub fn render_with(sum: &Summary, detail: Detail) -> String {
+    let shown = detail.rows();
     let mut s = String::new();
     let Some(st) = &sum.stats else { return s };
     if st.packets == 0 && sum.http_events > 0 {
@@ -53,9 +81,12 @@ pub fn render(sum: &Summary) -> String {
         );
     }
     render_leaks(sum, &mut s);
-    render_orgs(sum, &mut s);
-    render_countries(sum, &mut s);
-    render_destinations(sum, &mut s);
+    if detail == Detail::Quiet {
+        return s;
+    }
+    render_orgs(sum, &mut s, shown);
+    render_countries(sum, &mut s, shown);
+    render_destinations(sum, &mut s, shown);
     for group in [CounterGroup::Skipped, CounterGroup::Anomaly, CounterGroup::Cap] {
         let items: Vec<String> = st.counters.nonzero(group).map(|(c, n)| format!("{} {n}", c.name())).collect();
         if !items.is_empty() {
@@ -140,7 +171,7 @@ fn render_leaks(sum: &Summary, s: &mut String) {
 }
 
 /// Who received data: owners with identifiers first, then by bytes sent.
-fn render_orgs(sum: &Summary, s: &mut String) {
+fn render_orgs(sum: &Summary, s: &mut String, shown: usize) {
     if sum.attributed_flows == 0 && sum.orgs.keys().all(|o| *o == Owner::Unknown) {
         return;
     }
@@ -154,7 +185,7 @@ fn render_orgs(sum: &Summary, s: &mut String) {
             .then_with(|| a.owner.cmp(&b.owner))
     });
     let _ = writeln!(s, "\nOrganisations (of {}; identifiers first, then by bytes sent):", rows.len());
-    for o in rows.iter().take(SHOWN) {
+    for o in rows.iter().take(shown) {
         let mut head = printable(&o.owner.display(), 50);
         let mut facts = Vec::new();
         if let Some(c) = &o.home_country {
@@ -197,20 +228,20 @@ fn render_orgs(sum: &Summary, s: &mut String) {
             let _ = writeln!(s, "      {}", details.join("; "));
         }
     }
-    if rows.len() > SHOWN {
-        let _ = writeln!(s, "  ... and {} more", rows.len() - SHOWN);
+    if rows.len() > shown {
+        let _ = writeln!(s, "  ... and {} more", rows.len() - shown);
     }
 }
 
 /// Where the servers are.
-fn render_countries(sum: &Summary, s: &mut String) {
+fn render_countries(sum: &Summary, s: &mut String, shown: usize) {
     if sum.countries.is_empty() {
         return;
     }
     let mut rows: Vec<_> = sum.countries.iter().collect();
     rows.sort_by(|a, b| b.1.findings.cmp(&a.1.findings).then(b.1.flows.cmp(&a.1.flows)).then_with(|| a.0.cmp(b.0)));
     let _ = writeln!(s, "\nServer countries (of {}):", rows.len());
-    for (c, r) in rows.iter().take(SHOWN) {
+    for (c, r) in rows.iter().take(shown) {
         let owners: Vec<String> = r.owners.iter().take(5).map(|o| printable(o, 30)).collect();
         let more = if r.owners.len() > 5 { ", ..." } else { "" };
         let findings = if r.findings > 0 { format!(", {} identifier findings", r.findings) } else { String::new() };
@@ -224,18 +255,18 @@ fn render_countries(sum: &Summary, s: &mut String) {
             owners.join(", ")
         );
     }
-    if rows.len() > SHOWN {
-        let _ = writeln!(s, "  ... and {} more", rows.len() - SHOWN);
+    if rows.len() > shown {
+        let _ = writeln!(s, "  ... and {} more", rows.len() - shown);
     }
 }
 
-fn render_destinations(sum: &Summary, s: &mut String) {
+fn render_destinations(sum: &Summary, s: &mut String, shown: usize) {
     let mut dests: Vec<_> = sum.destinations.iter().collect();
     dests
         .sort_by(|a, b| (b.1.bytes_out + b.1.bytes_in).cmp(&(a.1.bytes_out + a.1.bytes_in)).then_with(|| a.0.cmp(b.0)));
     if !dests.is_empty() {
         let _ = writeln!(s, "\nDestinations (by bytes; of {}):", dests.len());
-        for ((ip, port, proto), d) in dests.iter().take(SHOWN) {
+        for ((ip, port, proto), d) in dests.iter().take(shown) {
             let mut endpoint = match (ip, port) {
                 (IpAddr::V6(_), Some(p)) => format!("[{ip}]:{p}"),
                 (_, Some(p)) => format!("{ip}:{p}"),
@@ -263,8 +294,8 @@ fn render_destinations(sum: &Summary, s: &mut String) {
                 human_bytes(d.bytes_in),
             );
         }
-        if dests.len() > SHOWN {
-            let _ = writeln!(s, "  ... and {} more", dests.len() - SHOWN);
+        if dests.len() > shown {
+            let _ = writeln!(s, "  ... and {} more", dests.len() - shown);
         }
     }
     if sum.destinations_untracked_flows > 0 {
@@ -283,7 +314,7 @@ impl<W: Write> EventSink for TextSummary<W> {
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        let text = render(self.builder.summary());
+        let text = render_with(self.builder.summary(), self.detail);
         self.out.write_all(text.as_bytes())?;
         self.out.flush()
     }
