@@ -6,6 +6,7 @@ pub mod csv;
 pub mod data;
 pub mod diff;
 pub mod document;
+pub mod html;
 mod ndjson;
 pub mod policy;
 pub mod summary;
@@ -13,5 +14,6 @@ pub mod text;
 
 pub use csv::CsvSink;
 pub use document::{JsonReport, Report};
+pub use html::HtmlReport;
 pub use ndjson::NdjsonSink;
 pub use text::{TextSummary, render as render_text};

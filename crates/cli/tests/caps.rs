@@ -1,0 +1,196 @@
+//! Every resource cap trips and is counted (issue 8; the table is in docs/LIMITS.md).
+//!
+//! For each cap: the binary on a fixture (or a capture built here) with the cap's flag set
+//! low counts it in `stats.caps`, and with the default it counts nothing. Caps without a flag
+//! are tripped by a capture crafted to pass their fixed bound.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `stats.caps` of `phonehome analyze --format ndjson ARGS...`, which must succeed.
+fn caps(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_phonehome"))
+        .args(["analyze", "--format", "ndjson"])
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last: Value = serde_json::from_str(stdout.lines().last().expect("no output")).unwrap();
+    assert_eq!(last["event_type"], "stats");
+    last["stats"]["caps"].clone()
+}
+
+/// The cap `name` is hit with `flag` and not without it.
+fn trips(name: &str, flag: &[&str], input: &str) {
+    let default = caps(&[input]);
+    assert!(default.get(name).is_none(), "{name} hit by default on {input}: {default}");
+    let mut args = flag.to_vec();
+    args.push(input);
+    let low = caps(&args);
+    assert!(low[name].as_u64() > Some(0), "{name} not counted with {flag:?} on {input}: {low}");
+}
+
+// --- caps with a flag, on fixtures ----------------------------------------------------------
+
+#[test]
+fn tcp_reassembly_buffer_per_flow() {
+    // Out-of-order segments are held while a hole waits (three in this capture).
+    trips("tcp_flow_buffer", &["--tcp-buffer-per-flow", "1"], "fixtures/captures/ndpi__smtp-starttls.pcap");
+}
+
+#[test]
+fn tcp_reassembly_buffer_total() {
+    trips("tcp_total_buffer", &["--tcp-buffer-total", "1"], "fixtures/captures/ndpi__smtp-starttls.pcap");
+}
+
+#[test]
+fn ip_fragment_memory() {
+    trips("ip_fragment_memory", &["--frag-buffer-total", "1"], "fixtures/captures/zeek__ipv6-fragmented-dns.pcap");
+    trips("ip_fragment_memory", &["--frag-buffer-total", "1"], "fixtures/captures/zeek__ipv4__fragmented-1.pcap");
+}
+
+#[test]
+fn http_decoded_body_size() {
+    trips("http_body", &["--max-http-body", "1"], "fixtures/captures/zeek__http__http-body-match.pcap");
+}
+
+#[test]
+fn http_head_size() {
+    trips("http_head", &["--max-http-head", "32"], "fixtures/captures/zeek__http__http-body-match.pcap");
+}
+
+#[test]
+fn http_header_count() {
+    trips("http_header_count", &["--max-http-headers", "1"], "fixtures/captures/zeek__http__http-body-match.pcap");
+}
+
+#[test]
+fn tls_handshake_buffer() {
+    trips("tls_handshake_buffer", &["--max-tls-handshake", "64"], "fixtures/captures/ndpi__tls_2_reasms.pcapng");
+}
+
+#[test]
+fn live_flows_are_evicted() {
+    trips("flow_table_eviction", &["--max-flows", "1"], "fixtures/captures/zeek__wikipedia-filtered-plus-udp.pcap");
+}
+
+#[test]
+fn dns_names_table() {
+    trips("dns_names_table", &["--max-dns-names", "1"], "fixtures/captures/zeek__wikipedia-filtered-plus-udp.pcap");
+}
+
+// --- crafted captures -----------------------------------------------------------------------
+
+/// A pcap (Ethernet) of UDP datagrams from 10.0.0.1:40000 to 10.0.0.2 on `port`.
+fn udp_capture(name: &str, port: u16, payloads: &[Vec<u8>]) -> PathBuf {
+    let mut file = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 262_144, 1] {
+        // magic, version 2.4, thiszone, sigfigs, snaplen, Ethernet
+        if v == 0x0004_0002 {
+            file.extend_from_slice(&2u16.to_le_bytes());
+            file.extend_from_slice(&4u16.to_le_bytes());
+        } else {
+            file.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    for (i, payload) in payloads.iter().enumerate() {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let total = 20 + 8 + payload.len();
+        let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut sum: u32 = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&40000u16.to_be_bytes());
+        f.extend_from_slice(&port.to_be_bytes());
+        f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        for v in [1_700_000_000 + i as u32, 0, f.len() as u32, f.len() as u32] {
+            file.extend_from_slice(&v.to_le_bytes());
+        }
+        file.extend_from_slice(&f);
+    }
+    let dir = std::env::temp_dir().join(format!("phonehome-caps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, file).unwrap();
+    path
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// A DNS query with `n` questions for `a.` (`A`, `IN`).
+fn dns_query(n: u16) -> Vec<u8> {
+    let mut m = vec![0x12, 0x34, 0x01, 0x00];
+    for c in [n, 0, 0, 0] {
+        m.extend_from_slice(&c.to_be_bytes());
+    }
+    for _ in 0..n {
+        m.extend_from_slice(&[1, b'a', 0, 0, 1, 0, 1]);
+    }
+    m
+}
+
+#[test]
+fn dns_message_limit() {
+    // No flag: the parser keeps 256 questions and 1024 records, and a name follows at most
+    // 128 compression pointers (protocols::dns::Limits).
+    // The first datagram of a flow is an ordinary query (the content sniffer wants at most
+    // 16 questions to call a flow DNS); the second one carries the load.
+    let ok = udp_capture("dns-256.pcap", 53, &[dns_query(1), dns_query(256)]);
+    let over = udp_capture("dns-300.pcap", 53, &[dns_query(1), dns_query(300)]);
+    assert!(caps(&[ok.to_str().unwrap()]).get("dns_message_limit").is_none());
+    assert_eq!(caps(&[over.to_str().unwrap()])["dns_message_limit"], 1);
+    // A name at the end of a chain of 200 pointers, each to the one before.
+    let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    let last = 21 + 2 * 199;
+    m.extend_from_slice(&[0xc0 | (last >> 8) as u8, last as u8, 0, 1, 0, 1]);
+    m.extend_from_slice(&[1, b'x', 0]);
+    for k in 0..200usize {
+        let prev = if k == 0 { 18 } else { 21 + 2 * (k - 1) };
+        m.extend_from_slice(&[0xc0 | (prev >> 8) as u8, prev as u8]);
+    }
+    let chain = udp_capture("dns-chain.pcap", 53, &[dns_query(1), m]);
+    assert_eq!(caps(&[chain.to_str().unwrap()])["dns_message_limit"], 1);
+}
+
+#[test]
+fn quic_crypto_buffer() {
+    // No flag: CRYPTO data is reassembled up to 64 KiB (protocols::quic::CRYPTO_CAP). A QUIC
+    // v1 client Initial (DCID 8394c8f03e515708, RFC 9001's) whose one CRYPTO frame starts at
+    // offset 70000, made with `quic::testing::seal_initial(1, dcid, dcid, 0, &[0x06, 0x80,
+    // 0x01, 0x11, 0x70, 0x04, 1, 2, 3, 4])`.
+    let past_cap = hex(concat!(
+        "c100000001088394c8f03e5157080000401e7f66073c463410cbea78a225c0a23e",
+        "b0e0b2aa1911b6eb3d7c12c76879be"
+    ));
+    let path = udp_capture("quic-past-cap.pcap", 443, &[past_cap]);
+    assert_eq!(caps(&[path.to_str().unwrap()])["quic_crypto_buffer"], 1);
+    assert!(caps(&["fixtures/captures/illustrated-quic__capture.pcap"]).get("quic_crypto_buffer").is_none());
+}
+
+#[test]
+fn findings_per_flow() {
+    // The same declared value twice in one datagram: at most one finding per text.
+    let imei = "356938035643809";
+    let path = udp_capture("two-findings.pcap", 9999, &[format!("a={imei}&b={imei}").into_bytes()]);
+    let path = path.to_str().unwrap();
+    let id = format!("imei={imei}");
+    assert!(caps(&["--id", &id, path]).get("findings").is_none());
+    assert_eq!(caps(&["--id", &id, "--max-findings-per-flow", "1", path])["findings"], 1);
+}
