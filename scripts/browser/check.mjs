@@ -93,7 +93,7 @@ for (const [n, file] of reports.entries()) {
     if (!bypassCSP) {
       texts.push(state.text);
       if (n === 0 && screenshot) {
-        await page.screenshot({ path: screenshot, clip: { x: 0, y: 0, width: 1280, height: 2300 } });
+        await page.screenshot({ path: screenshot, fullPage: true, clip: { x: 0, y: 0, width: 1280, height: 2300 } });
         console.log(`${label}: screenshot ${screenshot}`);
       }
     }
