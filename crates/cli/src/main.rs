@@ -15,7 +15,7 @@ use phonehome_report::diff::Diff;
 use phonehome_report::policy::Policy;
 use phonehome_report::summary::SummaryBuilder;
 use phonehome_report::text::Detail;
-use phonehome_report::{CsvSink, JsonReport, NdjsonSink, Report, TextSummary};
+use phonehome_report::{CsvSink, HtmlReport, JsonReport, NdjsonSink, Report, TextSummary};
 
 /// Exit codes (docs/OUTPUT.md): 0 success, 1 a policy violated (`check`), 2 nothing
 /// readable or a usage error.
@@ -220,6 +220,8 @@ enum Format {
     Text,
     /// One EVE-style JSON object per line.
     Ndjson,
+    /// One self-contained HTML page (no network requests, no script), for people.
+    Html,
     /// One JSON document: identifiers, organisations, countries, destinations (what `diff`
     /// reads back).
     Json,
@@ -310,6 +312,17 @@ fn domain_db(trackers: &[String]) -> Result<Option<DomainDb>, String> {
         }
     }
     Ok(Some(db))
+}
+
+impl AttributionArgs {
+    /// Where the address data comes from, for report credits (reads no table); nothing when
+    /// attribution is off.
+    fn ip_sources(&self) -> Vec<phonehome_attribute::ip::DataSource> {
+        if self.no_attribution {
+            return Vec::new();
+        }
+        IpDb::from_files(self.geoip.as_deref(), self.asn.as_deref()).map(|db| db.sources()).unwrap_or_default()
+    }
 }
 
 /// `phonehome data`: what attribution will use.
@@ -414,6 +427,11 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut sink: Box<dyn EventSink> = match args.format {
         Format::Text => Box::new(TextSummary::new(out).with_detail(detail)),
         Format::Ndjson => Box::new(NdjsonSink::new(out)),
+        Format::Html => Box::new(
+            HtmlReport::new(out)
+                .show_values(args.setup.identifiers.show_values)
+                .data_sources(args.setup.attribution.ip_sources()),
+        ),
         Format::Json => Box::new(JsonReport::new(out)),
         Format::Csv => Box::new(CsvSink::new(out)),
     };
