@@ -111,6 +111,13 @@ counters! {
     TlsAfterCleartext = (Anomaly, "tls_after_cleartext"),
     /// Unrecognised streams that turned to HTTP (after a SOCKS exchange, for instance).
     HttpAfterCleartext = (Anomaly, "http_after_cleartext"),
+    /// DNS messages that reached a parser limit: more than 256 questions or 1024 records (the
+    /// rest were not read), or a name that followed more than 128 compression pointers (it
+    /// was skipped). Their `dns` event lists `limit_reached`.
+    DnsMessageLimit = (Cap, "dns_message_limit"),
+    /// Times the table of names learnt from DNS answers reached `--max-dns-names` and was
+    /// forgotten at once (later flows to those addresses go unnamed until asked again).
+    DnsNamesTable = (Cap, "dns_names_table"),
     /// QUIC connections whose CRYPTO data outgrew its buffer (the hello may be lost).
     QuicCryptoCap = (Cap, "quic_crypto_buffer"),
     /// QUIC connections whose client Initials never decrypted (no hello read).

@@ -113,7 +113,8 @@ impl Anomalies {
     pub const BAD_RDATA: Anomalies = Anomalies(1 << 8);
     /// An entry dropped because of a bad owner name (the flag for the name's fault is set too).
     pub const SKIPPED_ENTRY: Anomalies = Anomalies(1 << 9);
-    /// A [`Limits`] cap was reached and entries were not kept.
+    /// A [`Limits`] cap was reached: entries were not kept, or a name followed more than
+    /// [`Limits::max_pointer_jumps`] pointers (it is also flagged [`Anomalies::POINTER_LOOP`]).
     pub const LIMIT_REACHED: Anomalies = Anomalies(1 << 10);
     /// More than one OPT record, one outside the additional section, or one not owned by the root.
     pub const BAD_OPT: Anomalies = Anomalies(1 << 11);
@@ -573,7 +574,12 @@ impl Parser<'_> {
                     // Back into the labels just read: a sure loop, named as such before
                     // the growing name hits the length cap. Longer cycles are caught by
                     // the length or jump caps.
-                    if (seg_start..=pos).contains(&target) || jumps > self.limits.max_pointer_jumps {
+                    if jumps > self.limits.max_pointer_jumps {
+                        // The work cap on one name, whether the pointers cycle or not.
+                        self.anomalies.insert(Anomalies::LIMIT_REACHED);
+                        return (Err(Anomalies::POINTER_LOOP), end);
+                    }
+                    if (seg_start..=pos).contains(&target) {
                         return (Err(Anomalies::POINTER_LOOP), end);
                     }
                     if target >= pos {
@@ -1414,6 +1420,39 @@ mod tests {
         let msg = parse_ok(&m);
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
         assert!(msg.anomalies.contains(Anomalies::POINTER_LOOP));
+    }
+
+    /// The pointer-jump cap is a counted limit (issue 8: the engine counts `limit_reached` in
+    /// `stats.caps.dns_message_limit`); a pointer back into the labels just read is a plain loop.
+    #[test]
+    fn the_pointer_jump_cap_is_a_limit_and_a_short_loop_is_not() {
+        // One question whose name is a pointer to the last of `n` links, each a pointer to
+        // the one before it, the first to the label `x`: the name follows `n` pointers.
+        let chain = |n: usize| {
+            let mut m = header(0x0100, [1, 0, 0, 0]);
+            let last = 21 + 2 * (n - 1);
+            m.extend_from_slice(&[0xc0 | (last >> 8) as u8, last as u8, 0, 1, 0, 1]);
+            m.extend_from_slice(&[1, b'x', 0]);
+            for k in 0..n {
+                let prev = if k == 0 { 18 } else { 21 + 2 * (k - 1) };
+                m.extend_from_slice(&[0xc0 | (prev >> 8) as u8, prev as u8]);
+            }
+            m
+        };
+        let limits = Limits { max_pointer_jumps: 8, ..Limits::default() };
+        let msg = parse(&chain(7), &limits).unwrap();
+        assert_eq!(msg.queries.len(), 1);
+        assert_eq!(msg.queries[0].name.to_string(), "x");
+        assert!(!msg.anomalies.contains(Anomalies::LIMIT_REACHED), "{:?}", msg.anomalies);
+        let msg = parse(&chain(40), &limits).unwrap();
+        assert!(msg.queries.is_empty());
+        assert!(msg.anomalies.contains(Anomalies::LIMIT_REACHED | Anomalies::POINTER_LOOP), "{:?}", msg.anomalies);
+        // A name that points at itself: a loop, not the cap.
+        let mut m = header(0x0100, [1, 0, 0, 0]);
+        m.extend_from_slice(&[1, b'x', 0xc0, 12, 0, 1, 0, 1]);
+        let msg = parse(&m, &limits).unwrap();
+        assert!(msg.anomalies.contains(Anomalies::POINTER_LOOP));
+        assert!(!msg.anomalies.contains(Anomalies::LIMIT_REACHED));
     }
 
     #[test]

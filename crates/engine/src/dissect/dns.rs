@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use phonehome_flow::tcp::Chunk;
-use phonehome_model::Direction;
 use phonehome_model::event::{DnsAnswer, DnsQuery, DnsRecord, EventBody};
 use phonehome_model::text::WireText;
+use phonehome_model::{Counter, Direction};
 use phonehome_protocols::dns::{self, RData};
 
 use phonehome_detect::Location;
@@ -51,7 +51,12 @@ impl Dissector for DnsStream {
 /// remembered for naming flows; the names it sends are searched for identifiers.
 fn dns_event(dir: Direction, msg: &[u8], cx: &mut Context<'_>) {
     let Ok(m) = dns::parse(msg, &dns::Limits::default()) else { return };
-    cx.names.learn(&m);
+    if m.anomalies.contains(dns::Anomalies::LIMIT_REACHED) {
+        cx.counters.add(Counter::DnsMessageLimit, 1);
+    }
+    if cx.names.learn(&m) {
+        cx.counters.add(Counter::DnsNamesTable, 1);
+    }
     let mut queries: Vec<DnsQuery> = m
         .queries
         .iter()
@@ -127,11 +132,13 @@ impl DnsNames {
     }
 
     /// Remembers the addresses of a message's A/AAAA answers under its first question.
-    fn learn(&mut self, m: &dns::Message) {
+    /// Returns whether the table was full and forgotten to make room.
+    fn learn(&mut self, m: &dns::Message) -> bool {
+        let mut forgotten = false;
         if !m.response {
-            return;
+            return forgotten;
         }
-        let Some(q) = m.queries.first() else { return };
+        let Some(q) = m.queries.first() else { return forgotten };
         let mut name = None;
         for a in &m.answers {
             let ip = match a.data {
@@ -141,10 +148,12 @@ impl DnsNames {
             };
             if self.names.len() >= self.max {
                 self.names.clear();
+                forgotten = true;
             }
             let name = name.get_or_insert_with(|| q.name.to_string());
             self.names.insert(ip, name.clone());
         }
+        forgotten
     }
 
     pub(crate) fn name_of(&self, ip: &IpAddr) -> Option<&str> {
