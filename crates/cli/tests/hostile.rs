@@ -9,7 +9,7 @@
 //! HTTP Content-Length and chunk sizes), records duplicated, dropped and swapped. Each case runs
 //! the built `phonehome analyze` under a wall-time limit and an address-space limit
 //! (`ulimit -v` through `sh`), alone in NDJSON, and in batches of several inputs per run in
-//! text format and with `--profile examples/profile.toml`. Every run must exit 0 or 2 (never
+//! the other formats (text, HTML, JSON, CSV) and with `--profile examples/profile.toml`. Every run must exit 0 or 2 (never
 //! a panic, an abort or a signal), print no "panicked", write only JSON lines ending with the
 //! `stats` event, and a truncated input must be reported (stderr names it, and `stats` carries
 //! the error or a truncated/corrupt/unreadable counter).
@@ -647,7 +647,7 @@ fn run(args: &[&str]) -> Run {
 }
 
 /// What is wrong with a run, if anything.
-fn check_run(r: &Run, ndjson: bool) -> Option<String> {
+fn check_run(r: &Run, format: &str) -> Option<String> {
     if r.timed_out {
         return Some(format!("no exit within {TIME_LIMIT:?}"));
     }
@@ -660,7 +660,12 @@ fn check_run(r: &Run, ndjson: bool) -> Option<String> {
     if r.stderr.contains("panicked") {
         return Some("stderr says panicked".into());
     }
-    if ndjson {
+    if format == "json" && r.code == Some(0) {
+        if let Err(e) = serde_json::from_slice::<Value>(&r.stdout) {
+            return Some(format!("--format json wrote no JSON document ({e})"));
+        }
+    }
+    if format == "ndjson" {
         let text = String::from_utf8_lossy(&r.stdout);
         let mut last = None;
         for line in text.lines() {
@@ -743,7 +748,8 @@ fn mutated_captures_never_crash_hang_or_go_unreported() {
     }
     let all: Vec<usize> = (0..cases.len()).collect();
     for (b, chunk) in all.chunks(BATCH).enumerate() {
-        jobs.push((vec!["analyze", "--format", "text"], chunk.to_vec()));
+        let format = ["text", "html", "json", "csv"][b % 4];
+        jobs.push((vec!["analyze", "--format", format], chunk.to_vec()));
         if b % 2 == 0 {
             let format = if b % 4 == 0 { "ndjson" } else { "text" };
             jobs.push((vec!["analyze", "--profile", "examples/profile.toml", "--format", format], chunk.to_vec()));
@@ -766,8 +772,9 @@ fn mutated_captures_never_crash_hang_or_go_unreported() {
                         argv.push(paths[m].to_str().unwrap());
                     }
                     let r = run(&argv);
-                    let ndjson = args.contains(&"ndjson");
-                    let mut problem = check_run(&r, ndjson);
+                    let format = args.iter().position(|a| *a == "--format").map_or("text", |i| args[i + 1]);
+                    let ndjson = format == "ndjson";
+                    let mut problem = check_run(&r, format);
                     if problem.is_none() && members.len() == 1 && ndjson && cases[members[0]].truncated {
                         let name = paths[members[0]].file_name().unwrap().to_string_lossy().into_owned();
                         problem = check_truncation_reported(&r, &name);
