@@ -40,9 +40,11 @@ pub enum QuicStatus {
     Waiting,
     /// 1-RTT packets are being decrypted.
     Decrypting,
-    /// The client random was never given ([`QuicDecryptor::set_client_random`]).
+    /// A 1-RTT packet came before the client random ([`QuicDecryptor::set_client_random`]);
+    /// checked again at every packet.
     MissingClientHello,
-    /// The key log has no traffic secrets for this client random.
+    /// The key log has no traffic secrets for this client random (so far: looked up again at
+    /// every packet, as a DSB may come late).
     NoKey,
     /// Short-header packets came before any long header told the connection ID length.
     MissingHandshake,
@@ -259,8 +261,9 @@ impl QuicDecryptor {
 
     fn short_packet(&mut self, i: usize, dir: Direction, p: &[u8], keys: &KeyLog, out: &mut dyn FnMut(QuicOutput<'_>)) {
         self.halves[i].stats.packets += 1;
-        if matches!(self.status, QuicStatus::NoKey | QuicStatus::AuthenticationFailed | QuicStatus::MissingClientHello)
-        {
+        // Only a failure to authenticate is final: the client random and the keys (a DSB
+        // written late) may still come.
+        if self.status == QuicStatus::AuthenticationFailed {
             return;
         }
         let Some(dcid_len) = self.halves[i].dcid_len else {
