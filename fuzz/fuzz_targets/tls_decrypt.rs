@@ -12,12 +12,17 @@
 //! Checked: no panic; chunking changes nothing (delivered plaintext, handshake messages,
 //! alerts, stop reasons, statuses and summaries are equal); a direction stops at most once and
 //! delivers nothing after; no handshake message exceeds the cap.
+//!
+//! With knobs & 0x40 the chunks are UDP datagrams for a `QuicDecryptor` instead, keyed with
+//! illustrated-quic's client random (seeds: that capture's datagrams): no panic, frames lie
+//! inside their datagram, decrypted packets never outnumber packets, and a second run gives
+//! the same frames.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use phonehome_decrypt::{KeyLog, Output, TlsConfig, TlsDecryptor};
+use phonehome_decrypt::{KeyLog, Output, QuicDecryptor, QuicOutput, TlsConfig, TlsDecryptor};
 use phonehome_model::Direction;
 
 fn keys() -> &'static KeyLog {
@@ -32,6 +37,7 @@ fn keys() -> &'static KeyLog {
             include_bytes!("../../crates/decrypt/tests/data/illustrated-tls13__keylog.txt"),
             include_bytes!("../../crates/decrypt/tests/data/zeek__tls12-decryption.keylog"),
             include_bytes!("../../crates/decrypt/tests/data/loopback.keylog"),
+            include_bytes!("../../crates/decrypt/tests/data/illustrated-quic__keylog.txt"),
         ] {
             k.add_text(text);
         }
@@ -90,6 +96,28 @@ fn run(chunks: &[(Direction, Option<&[u8]>)], piece: usize, config: TlsConfig) -
     (seen, summary)
 }
 
+/// QUIC mode: the chunks as datagrams (gaps skipped). Returns the frames seen.
+fn run_quic(chunks: &[(Direction, Option<&[u8]>)]) -> Vec<(usize, u64, u64, Vec<u8>, bool)> {
+    let mut dec = QuicDecryptor::new();
+    dec.set_client_random(std::array::from_fn(|i| i as u8));
+    let mut frames = Vec::new();
+    for (dir, bytes) in chunks {
+        let Some(b) = bytes else { continue };
+        dec.datagram(*dir, b, keys(), |o| match o {
+            QuicOutput::Stream { dir, stream_id, offset, data, fin } => {
+                assert!(data.len() <= b.len());
+                frames.push((ix(dir), stream_id, offset, data.to_vec(), fin));
+            }
+            QuicOutput::Datagram { data, .. } => assert!(data.len() <= b.len()),
+        });
+    }
+    for d in [Direction::ToServer, Direction::ToClient] {
+        let s = dec.stats(d);
+        assert!(s.decrypted <= s.packets);
+    }
+    frames
+}
+
 fuzz_target!(|data: &[u8]| {
     let [knobs, rest @ ..] = data else { return };
     let mut rest: &[u8] = rest;
@@ -104,6 +132,10 @@ fuzz_target!(|data: &[u8]| {
         let len = usize::from(u16::from_le_bytes([a, b])).min(tail.len());
         chunks.push((d, Some(&tail[..len])));
         rest = &tail[len..];
+    }
+    if knobs & 0x40 != 0 {
+        assert_eq!(run_quic(&chunks), run_quic(&chunks));
+        return;
     }
     let config = if knobs & 0x10 != 0 {
         TlsConfig { max_handshake_message: 256, max_pending: 512, lenient_cbc_mac: knobs & 0x20 != 0 }
