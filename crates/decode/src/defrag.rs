@@ -172,7 +172,8 @@ impl Defrag {
         } else {
             (end, data)
         };
-        let grow = (end as usize).saturating_sub(p.buf.len());
+        // An empty fragment records no range, so it must not grow the buffer either.
+        let grow = if data.is_empty() { 0 } else { (end as usize).saturating_sub(p.buf.len()) };
         if !frag.more {
             p.total = Some(end);
         }
@@ -193,8 +194,11 @@ impl Defrag {
         let p = self.pending.remove(&key)?;
         self.bytes = self.bytes.saturating_sub(p.buf.len());
         let (proto, hdr_len) = p.first.unwrap_or((proto, hdr_len));
+        let total = p.total.map_or(0, |t| t as usize);
         let old = std::mem::replace(&mut self.out, p.buf);
         self.recycle(old, p.have);
+        // The datagram ends at its total, whatever grew the buffer before the end was known.
+        self.out.truncate(total);
         counters.add(Counter::Reassembled, 1);
         Some(Reassembled { payload: &self.out, proto, hdr_len })
     }
@@ -303,6 +307,22 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(c.get(Counter::FragmentOverlap), 1);
         assert_eq!(c.get(Counter::Reassembled), 1);
+        assert_eq!(d.held(), (0, 0));
+    }
+
+    /// Regression (fuzz target `ip_defrag`): an empty fragment past the end of the datagram
+    /// grew the buffer without recording a range, and the rebuilt datagram came out with
+    /// zero bytes after its real end (here 584 bytes instead of 24).
+    #[test]
+    fn an_empty_fragment_past_the_end_does_not_lengthen_the_datagram() {
+        let (mut d, mut c) = (Defrag::new(), Counters::default());
+        assert_eq!(add(&mut d, &mut c, 1, 584, true, &[]), None);
+        assert_eq!(d.held(), (1, 0), "an empty fragment holds no bytes");
+        assert_eq!(add(&mut d, &mut c, 1, 0, true, &[1; 16]), None);
+        let got = add(&mut d, &mut c, 1, 8, false, &[2; 16]).unwrap();
+        let mut want = vec![1; 16];
+        want.extend([2; 8]);
+        assert_eq!(got, want);
         assert_eq!(d.held(), (0, 0));
     }
 
