@@ -660,10 +660,11 @@ fn check_run(r: &Run, format: &str) -> Option<String> {
     if r.stderr.contains("panicked") {
         return Some("stderr says panicked".into());
     }
-    if format == "json" && r.code == Some(0) {
-        if let Err(e) = serde_json::from_slice::<Value>(&r.stdout) {
-            return Some(format!("--format json wrote no JSON document ({e})"));
-        }
+    if format == "json"
+        && r.code == Some(0)
+        && let Err(e) = serde_json::from_slice::<Value>(&r.stdout)
+    {
+        return Some(format!("--format json wrote no JSON document ({e})"));
     }
     if format == "ndjson" {
         let text = String::from_utf8_lossy(&r.stdout);
