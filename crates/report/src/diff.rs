@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::document::Report;
+use crate::text::printable;
 
 /// Keys present on one side only, each with what the user needs to recognise it.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -171,9 +172,9 @@ impl Diff {
                 let _ = writeln!(
                     s,
                     "    {} to {} [{}]: {counts}",
-                    printable(&c.identifier),
-                    printable(&c.destination),
-                    printable(&c.owner)
+                    printable(&c.identifier, 120),
+                    printable(&c.destination, 120),
+                    printable(&c.owner, 120)
                 );
             }
         }
@@ -185,7 +186,7 @@ impl Diff {
             let _ = writeln!(s, "\n{title}: {} unchanged", c.unchanged);
             for (sign, list) in [("+", &c.appeared), ("-", &c.disappeared)] {
                 for item in list {
-                    let _ = writeln!(s, "  {sign} {}", printable(item));
+                    let _ = writeln!(s, "  {sign} {}", printable(item, 120));
                 }
             }
         }
@@ -202,11 +203,6 @@ fn change(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -
         disappeared: before.iter().filter(|(k, _)| !after.contains_key(*k)).map(|(_, v)| v.clone()).collect(),
         unchanged: after.keys().filter(|k| before.contains_key(*k)).count(),
     }
-}
-
-/// Text from traffic on one line, printable.
-fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).take(120).collect()
 }
 
 #[cfg(test)]

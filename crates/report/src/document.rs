@@ -67,8 +67,8 @@ pub struct OwnerRef {
     pub by: String,
 }
 
-impl OwnerRef {
-    fn of(o: &Owner) -> OwnerRef {
+impl From<&Owner> for OwnerRef {
+    fn from(o: &Owner) -> OwnerRef {
         let (name, by) = match o {
             Owner::Organisation(n) => (n.clone(), "organisation"),
             Owner::Domain(d) => (d.clone(), "domain"),
@@ -78,7 +78,9 @@ impl OwnerRef {
         };
         OwnerRef { name, by: by.to_string() }
     }
+}
 
+impl OwnerRef {
     /// How people read it ("Xiaomi", "example.com (owner unknown)", "local network (private)").
     pub fn display(&self) -> String {
         match self.by.as_str() {
@@ -227,7 +229,7 @@ impl Report {
                     .map(|(d, ld)| IdentifierDest {
                         destination: d.clone(),
                         count: ld.count,
-                        owner: OwnerRef::of(&ld.owner),
+                        owner: OwnerRef::from(&ld.owner),
                         country: ld.country.clone(),
                         third_party: ld.third_party,
                     })
@@ -252,7 +254,7 @@ impl Report {
             .orgs
             .values()
             .map(|o| OrgEntry {
-                owner: OwnerRef::of(&o.owner),
+                owner: OwnerRef::from(&o.owner),
                 home_country: o.home_country.clone(),
                 parent: o.parent.clone(),
                 categories: o.categories.iter().map(|c| c.to_string()).collect(),
@@ -307,7 +309,7 @@ impl Report {
                         flows: d.flows,
                         bytes_out: d.bytes_out,
                         bytes_in: d.bytes_in,
-                        owner: OwnerRef::of(&d.owner),
+                        owner: OwnerRef::from(&d.owner),
                         country: d.country.clone(),
                         asn: d.asn.clone(),
                     },

@@ -22,6 +22,7 @@ use phonehome_model::{CounterGroup, Event, EventBody, EventSink, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::summary::{DestRow, IdentifierRow, OrgRow, Owner, Summary, SummaryBuilder, identifier_name};
+use crate::text::human_bytes;
 
 mod countries;
 pub mod escape;
@@ -1237,17 +1238,6 @@ fn duration(ns: i64) -> String {
     } else {
         format!("{:.1} days", s / 86_400.0)
     }
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use crate::document::{OwnerRef, Report};
+use crate::text::plural;
 
 /// A policy file. Unknown keys are an error: a misspelt rule must not pass in silence.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -208,10 +209,6 @@ fn endpoint(ip: &str, port: Option<u16>) -> String {
 
 fn country(c: &Option<String>) -> String {
     c.as_ref().map(|c| format!(", server {c}")).unwrap_or_default()
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 #[cfg(test)]

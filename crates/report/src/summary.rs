@@ -11,6 +11,8 @@ use phonehome_model::event::StatsRecord;
 use phonehome_model::{Event, EventBody, EventSink, IpProto};
 use serde::Serialize;
 
+use crate::document::OwnerRef;
+
 /// Destinations (address, port, protocol) remembered; beyond it flows are only counted.
 const MAX_DESTINATIONS: usize = 100_000;
 /// Organisations remembered; beyond it flows are only counted.
@@ -60,15 +62,9 @@ impl Owner {
         }
     }
 
-    /// How the owner is shown to people.
+    /// How the owner is shown to people (the JSON report's [`OwnerRef::display`]).
     pub fn display(&self) -> String {
-        match self {
-            Owner::Organisation(n) => n.clone(),
-            Owner::Domain(d) => format!("{d} (owner unknown)"),
-            Owner::Network(n) => format!("{n} (network only)"),
-            Owner::Local(scope) => format!("local network ({})", scope.replace('_', "-")),
-            Owner::Unknown => "unknown".to_string(),
-        }
+        OwnerRef::from(self).display()
     }
 }
 

@@ -63,7 +63,7 @@ pub fn render_with(sum: &Summary, detail: Detail) -> String {
             "{} HTTP requests (HAR) in {} input{}",
             sum.http_events,
             st.inputs.len(),
-            plural(st.inputs.len())
+            plural(st.inputs.len() as u64)
         );
     }
     if st.packets > 0 || sum.http_events == 0 {
@@ -73,7 +73,7 @@ pub fn render_with(sum: &Summary, detail: Detail) -> String {
             st.packets,
             human_bytes(st.bytes),
             st.inputs.len(),
-            plural(st.inputs.len()),
+            plural(st.inputs.len() as u64),
             st.flows,
             st.tcp_flows,
             st.udp_flows,
@@ -304,7 +304,7 @@ fn render_destinations(sum: &Summary, s: &mut String, shown: usize) {
 }
 
 /// Text from traffic on one line, printable, at most `max` characters.
-fn printable(text: &str, max: usize) -> String {
+pub(crate) fn printable(text: &str, max: usize) -> String {
     text.chars().map(|c| if c.is_control() { '?' } else { c }).take(max).collect()
 }
 
@@ -320,11 +320,13 @@ impl<W: Write> EventSink for TextSummary<W> {
     }
 }
 
-fn plural(n: usize) -> &'static str {
+/// The plural `s` for a count.
+pub(crate) fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn human_bytes(n: u64) -> String {
+/// `1.5 kB`, `2.0 GB`: decimal units, as people read sizes (shared by every report).
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut v = n as f64;
     let mut u = 0;
