@@ -55,7 +55,20 @@ struct Setup {
     #[command(flatten)]
     attribution: AttributionArgs,
     #[command(flatten)]
+    decryption: DecryptionArgs,
+    #[command(flatten)]
     limits: Limits,
+}
+
+/// TLS and QUIC decryption (docs/DECRYPTION.md).
+#[derive(clap::Args)]
+struct DecryptionArgs {
+    /// TLS key log (NSS format, as SSLKEYLOGFILE, mitmproxy and PCAPdroid write it;
+    /// repeatable). TLS and QUIC flows whose secrets it holds are decrypted and read like
+    /// cleartext. Secrets inside a pcapng capture (Decryption Secrets Blocks) are used
+    /// without this flag.
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylogs: Vec<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -377,6 +390,24 @@ fn prepare(setup: &Setup, fallback_vendor: Option<String>) -> Result<Config, Str
     let (detection, vendor) = detection(&setup.identifiers)?;
     config.detection = detection;
     config.attribution = attribution(&setup.attribution, vendor.or(fallback_vendor))?;
+    for path in &setup.decryption.keylogs {
+        let before = config.keylog.stats().clone();
+        config.keylog.add_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let after = config.keylog.stats();
+        // The key log is the user's own file: say when it holds nothing usable, since every
+        // flow would then be reported "no_key" with no other hint.
+        let (secrets, junk) = (after.secrets - before.secrets, after.junk_lines - before.junk_lines);
+        if junk > 0 {
+            eprintln!(
+                "phonehome: {}: {junk} {} not key log entries (ignored)",
+                path.display(),
+                if junk == 1 { "line is" } else { "lines are" }
+            );
+        }
+        if secrets == 0 && after.duplicates == before.duplicates {
+            eprintln!("phonehome: {}: no TLS secrets in this key log", path.display());
+        }
+    }
     Ok(config)
 }
 

@@ -4,16 +4,16 @@ use std::sync::Arc;
 
 use phonehome_flow::tcp::Chunk;
 use phonehome_flow::{FlowHandler, FlowInfo, Payload};
-use phonehome_model::event::{EndReason, Event, EventBody, FlowRecord};
+use phonehome_model::event::{Decryption, EndReason, Event, EventBody, FlowRecord};
 use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Counters, Direction, EventSink, IpProto};
 use phonehome_protocols::sniff::{self, Carrier};
 
 use crate::Config;
 use crate::attribution::Attributor;
-use crate::dissect::{self, Context, Dissector, DnsNames, ProtocolLimits};
+use crate::dissect::{self, Context, Dissector, DnsNames, Keys, ProtocolLimits, RawStream};
 use crate::findings::{Findings, Origin};
-use phonehome_detect::{Location, StreamScanner};
+use phonehome_detect::Location;
 
 /// How many client chunks of an unrecognised or non-TLS stream are checked for a TLS
 /// ClientHello starting late (STARTTLS, CONNECT, SOCKS): enough for those exchanges, few
@@ -36,11 +36,13 @@ pub(crate) struct FlowState {
     late_tls_budget: u8,
     /// Server name found in the flow itself (TLS or QUIC SNI, HTTP Host), with its source.
     hostname: Option<(WireText, &'static str)>,
-    /// Identifier search over the raw stream, per direction, for TCP flows no dissector
-    /// reads (MQTT, XMPP, vendor push channels...).
-    raw_scan: Option<Box<[Option<StreamScanner>; 2]>>,
+    /// Identifier search over the raw stream, for TCP flows no dissector reads (MQTT, XMPP,
+    /// vendor push channels...).
+    raw: RawStream,
     /// Chunks of a named-in-band protocol (MiPush) still to read a server name from.
     name_budget: u8,
+    /// Whether a TLS or QUIC flow was decrypted, as its dissector reported at the end.
+    decryption: Option<Decryption>,
 }
 
 /// Turns flows into events. Holds the first sink error, since the flow table's callbacks
@@ -58,6 +60,7 @@ pub(crate) struct Handler<'s> {
     pub(crate) counters: Counters,
     findings: Findings,
     attributor: Attributor,
+    keys: Keys,
 }
 
 impl<'s> Handler<'s> {
@@ -73,17 +76,28 @@ impl<'s> Handler<'s> {
             limits,
             scratch: Vec::new(),
             counters: Counters::default(),
+            keys: Keys { log: config.keylog.clone(), input_carries_secrets: false },
         }
     }
 
-    pub(crate) fn set_input(&mut self, name: Arc<str>) {
+    /// Starts the next input; `carries_secrets` when its format can hold TLS secrets of its
+    /// own (pcapng's Decryption Secrets Blocks).
+    pub(crate) fn set_input(&mut self, name: Arc<str>, carries_secrets: bool) {
         self.input = Some(name);
+        self.keys.input_carries_secrets = carries_secrets;
+    }
+
+    /// Adds the content of a pcapng Decryption Secrets Block to the run's key log; returns
+    /// whether it was a TLS key log.
+    pub(crate) fn add_secrets(&mut self, secrets_type: u32, data: &[u8]) -> bool {
+        self.keys.log.add_dsb(secrets_type, data)
     }
 
     /// What a dissector may touch, for a flow whose server name so far is `hostname`.
     fn context<'a>(
         &'a mut self,
         hostname: &'a mut Option<(WireText, &'static str)>,
+        decryption: &'a mut Option<Decryption>,
         frame: Option<u64>,
         udp: bool,
     ) -> Context<'a> {
@@ -95,6 +109,8 @@ impl<'s> Handler<'s> {
             findings: &mut self.findings,
             frame,
             udp,
+            keys: &mut self.keys,
+            decryption,
         }
     }
 
@@ -184,34 +200,14 @@ fn ports_toward_server(flow: &FlowInfo) -> (u16, u16) {
 impl Handler<'_> {
     /// Searches the payload of a flow no dissector reads.
     fn scan_raw(&mut self, flow: &FlowInfo, state: &mut FlowState, dir: Direction, payload: Payload<'_>) {
-        let udp = matches!(payload, Payload::Datagram { .. });
-        if !self.findings.scans(&Origin { dir, udp, frame: None, http: None }) {
-            return;
-        }
         match payload {
             Payload::Datagram { bytes, frame } => {
-                let origin = Origin { dir, udp, frame: Some(frame), http: None };
-                self.findings.scan(bytes, Location::Payload, origin, &mut self.scratch);
-            }
-            Payload::Stream(Chunk::Data { bytes, frame, .. }) => {
-                let findings = &self.findings;
-                let raw = state.raw_scan.get_or_insert_with(|| {
-                    Box::new([findings.stream_state(Direction::ToServer), findings.stream_state(Direction::ToClient)])
-                });
-                if let Some(scan) = &mut raw[dir.index()] {
-                    let origin = Origin { dir, udp, frame: Some(frame), http: None };
-                    self.findings.scan_stream(scan, bytes, origin, &mut self.scratch);
+                let origin = Origin { dir, udp: true, frame: Some(frame), http: None };
+                if self.findings.scans(&origin) {
+                    self.findings.scan(bytes, Location::Payload, origin, &mut self.scratch);
                 }
             }
-            // A match cannot span a hole: start afresh after it.
-            Payload::Stream(Chunk::Gap { .. }) => {
-                if let Some(scan) = state.raw_scan.as_mut().and_then(|raw| raw[dir.index()].as_mut()) {
-                    let origin = Origin { dir, udp, frame: None, http: None };
-                    // Ending the stream here reports what touches the hole; the same state
-                    // then goes on as a new stream.
-                    self.findings.finish_stream(scan, origin, &mut self.scratch);
-                }
-            }
+            Payload::Stream(chunk) => state.raw.chunk(&mut self.findings, dir, chunk, &mut self.scratch),
         }
         if !self.scratch.is_empty() {
             self.flush_scratch(flow, &state.hostname);
@@ -265,7 +261,7 @@ impl FlowHandler for Handler<'_> {
             if let Some((tls, at)) = dissect::late_tls(bytes, &self.limits) {
                 skip = at;
                 state.late_tls_budget = 0;
-                let mut cx = self.context(&mut state.hostname, payload.frame(), false);
+                let mut cx = self.context(&mut state.hostname, &mut state.decryption, payload.frame(), false);
                 if let Some(old) = state.dissector.replace(tls) {
                     old.finish(&mut cx);
                 }
@@ -284,7 +280,8 @@ impl FlowHandler for Handler<'_> {
             return;
         }
         let Some(dissector) = state.dissector.as_mut().filter(|d| !d.done()) else { return };
-        let mut cx = self.context(&mut state.hostname, payload.frame(), matches!(payload, Payload::Datagram { .. }));
+        let udp = matches!(payload, Payload::Datagram { .. });
+        let mut cx = self.context(&mut state.hostname, &mut state.decryption, payload.frame(), udp);
         match payload {
             Payload::Datagram { bytes, .. } => dissector.datagram(dir, bytes, &mut cx),
             Payload::Stream(Chunk::Data { bytes, offset, frame }) => {
@@ -300,17 +297,11 @@ impl FlowHandler for Handler<'_> {
 
     fn on_end(&mut self, flow: FlowInfo, mut state: FlowState, reason: EndReason) {
         if let Some(d) = state.dissector.take() {
-            let mut cx = self.context(&mut state.hostname, None, flow.flow_ref.proto == IpProto::UDP);
+            let udp = flow.flow_ref.proto == IpProto::UDP;
+            let mut cx = self.context(&mut state.hostname, &mut state.decryption, None, udp);
             d.finish(&mut cx);
         }
-        if let Some(mut raw) = state.raw_scan.take() {
-            for (dir, scan) in [Direction::ToServer, Direction::ToClient].into_iter().zip(raw.iter_mut()) {
-                if let Some(scan) = scan {
-                    let origin = Origin { dir, udp: false, frame: None, http: None };
-                    self.findings.finish_stream(scan, origin, &mut self.scratch);
-                }
-            }
-        }
+        state.raw.finish(&mut self.findings, &mut self.scratch);
         if !self.scratch.is_empty() {
             self.flush_scratch(&flow, &state.hostname);
         }
@@ -330,6 +321,7 @@ impl FlowHandler for Handler<'_> {
             tunnel: flow.tunnel,
             dest_hostname,
             dest,
+            decryption: state.decryption,
         };
         let event = Event {
             timestamp: flow.last,

@@ -15,7 +15,7 @@ use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Counters, Direction, IpProto, Timestamp};
 
 use crate::dissect::http::scan_headers;
-use crate::dissect::{Context, DnsNames};
+use crate::dissect::{Context, DnsNames, Keys};
 use crate::findings::Findings;
 
 /// Whether an input is a HAR rather than a capture: by name (`.har`, `.zhar`, `.har.gz`) or
@@ -50,12 +50,14 @@ pub(crate) fn run(
     emit: &mut dyn FnMut(Event),
 ) -> Result<HarRead, phonehome_har::HarError> {
     let mut names = DnsNames::new(0);
+    // A HAR's requests are decrypted already: no key is ever looked up.
+    let mut keys = Keys::default();
     let mut read = 0u64;
     let log = phonehome_har::parse_each(bytes, &phonehome_har::Limits::default(), |entry| {
         read += 1;
         let mut out = Vec::new();
         let flow = flow_ref(&entry, input_index);
-        let mut hostname = None;
+        let (mut hostname, mut decryption) = (None, None);
         let mut cx = Context {
             names: &mut names,
             out: &mut out,
@@ -64,6 +66,8 @@ pub(crate) fn run(
             findings,
             frame: None,
             udp: false,
+            keys: &mut keys,
+            decryption: &mut decryption,
         };
         let record = entry_events(&entry, &mut cx);
         let timestamp =
@@ -127,6 +131,7 @@ fn entry_events(entry: &Entry, cx: &mut Context<'_>) -> HttpRecord {
         hostname: req.host().map(|h| WireText(h.into_bytes())),
         http_method: WireText(req.method.clone().into_bytes()),
         protocol: req.http_version.clone(),
+        version: phonehome_model::event::http_version(&req.http_version),
         http_user_agent: req.header("user-agent").map(|u| WireText(u.as_bytes().to_vec())),
         ..HttpRecord::default()
     };

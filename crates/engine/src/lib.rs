@@ -37,6 +37,10 @@ pub struct Config {
     pub detection: Detection,
     /// Who and where destinations are; the default attributes nothing.
     pub attribution: Attribution,
+    /// TLS secrets (`--keylog` files); pcapng Decryption Secrets Blocks are added to a copy
+    /// as the run reads them. Empty by default: nothing is decrypted unless a capture
+    /// carries its own secrets.
+    pub keylog: phonehome_decrypt::KeyLog,
 }
 
 /// One capture to read.
@@ -79,7 +83,7 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
     for (index, input) in inputs.into_iter().enumerate() {
         let name: Arc<str> = Arc::from(input.name.as_str());
         table.set_input_index(index as u64);
-        table.handler_mut().set_input(name.clone());
+        table.handler_mut().set_input(name.clone(), false);
         let mut stats = InputStats {
             name: input.name.clone(),
             format: None,
@@ -117,6 +121,8 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
             Ok(mut reader) => {
                 outcome.readable_inputs += 1;
                 stats.format = Some(reader.format().to_string());
+                // A pcapng file may carry its own TLS secrets.
+                table.handler_mut().set_input(name, reader.format() == "pcapng");
                 let mut decoder = Decoder::new(config.decoder.clone());
                 let mut frame = 0u64;
                 loop {
@@ -133,9 +139,10 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
                                 table.packet(p.ts, frame, &pkt, &mut counters);
                             }
                         }
-                        // Counted now; the naming and TLS decryption stages (issues 3 and 9)
-                        // will take their contents from here.
-                        Ok(Some(Record::DecryptionSecrets { .. })) => stats.decryption_secrets += 1,
+                        Ok(Some(Record::DecryptionSecrets { secrets_type, data })) => {
+                            stats.decryption_secrets += 1;
+                            table.handler_mut().add_secrets(secrets_type, data);
+                        }
                         Ok(Some(Record::NameResolution(entries))) => {
                             stats.name_resolution_entries += entries.len() as u64
                         }

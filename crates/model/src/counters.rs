@@ -134,6 +134,16 @@ counters! {
     HttpJunk = (Anomaly, "http_junk"),
     /// HTTP responses that answered no request seen (a capture starting mid-connection).
     HttpUnmatchedResponse = (Anomaly, "http_unmatched_response"),
+    /// HTTP/2 frames that broke a rule (skipped), and directions whose framing a hole lost.
+    H2FrameError = (Anomaly, "http2_frame_error"),
+    /// HTTP/3 frames that broke a rule (skipped).
+    H3FrameError = (Anomaly, "http3_frame_error"),
+    /// HTTP/2 and HTTP/3 header blocks that could not be decoded, wholly or partly (HPACK or
+    /// QPACK errors, blocks over the size cap, dynamic entries that never came).
+    HttpHeaderBlockError = (Anomaly, "http_header_block_error"),
+    /// Decrypted QUIC stream bytes that arrived too far ahead of a hole for the per-connection
+    /// buffer: the stream skipped the hole (its message ends incomplete).
+    QuicStreamBufferCap = (Cap, "quic_stream_buffer"),
 
     // --- capture files -----------------------------------------------------------------------
     /// Capture files that ended in the middle of a record.

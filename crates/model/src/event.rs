@@ -121,6 +121,31 @@ pub struct FlowRecord {
     pub dest_hostname: Option<(WireText, &'static str)>,
     /// Who and where the server is (the attribution stage), when attribution ran.
     pub dest: Option<Destination>,
+    /// TLS and QUIC flows: whether their content was decrypted, and if not why.
+    pub decryption: Option<Decryption>,
+}
+
+/// The `decryption` object of a TLS or QUIC flow's event.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Decryption {
+    /// Application data was decrypted (and dissected as cleartext would be).
+    pub decrypted: bool,
+    /// Why nothing was decrypted, or why decryption stopped before the flow's end: "no_key_log"
+    /// (no key log given and none in the capture), "no_key" (the key log has no secret for
+    /// this connection), "unsupported_cipher_suite", "missing_client_hello", "gap"...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// Where the keys came from: "key_log", or for a resumed TLS 1.2 session "session_id" or
+    /// "session_ticket" (the master secret of the session it resumes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_source: Option<&'static str>,
+    /// What the decrypted bytes were read as: "http/1", "http/2", "http/3", or "payload"
+    /// (searched for identifiers as raw bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner: Option<&'static str>,
+    /// Decrypted application bytes, both directions.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bytes: u64,
 }
 
 /// The `dns` event's data.
@@ -213,8 +238,13 @@ pub struct HttpRecord {
     /// The request target as sent.
     pub url: WireText,
     pub http_method: WireText,
-    /// "HTTP/1.1", "HTTP/1.0".
+    /// As sent: "HTTP/1.1", "HTTP/1.0"; "HTTP/2", "HTTP/3" (Suricata's names); a HAR's own
+    /// spelling.
     pub protocol: String,
+    /// The HTTP version, normalised: "1.0", "1.1", "2" or "3" (absent when a HAR names none
+    /// it knows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_user_agent: Option<WireText>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -233,6 +263,26 @@ pub struct HttpRecord {
     /// Anything unusual: "body_truncated", "decompression_capped", "decode_error"...
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<&'static str>,
+}
+
+/// The normalised HTTP version ("1.0", "1.1", "2", "3") of a protocol string as HTTP/1.x
+/// request lines, HAR writers and ALPN spell it: "HTTP/1.1", "http/2.0", "HTTP/3", "h2", "h3".
+pub fn http_version(protocol: &str) -> Option<&'static str> {
+    let p = protocol.trim();
+    let v = if p.len() > 5 && p[..5].eq_ignore_ascii_case("http/") {
+        &p[5..]
+    } else if p.len() > 1 && p[..1].eq_ignore_ascii_case("h") {
+        &p[1..]
+    } else {
+        return None;
+    };
+    match v {
+        "1.0" => Some("1.0"),
+        "1.1" => Some("1.1"),
+        "2" | "2.0" => Some("2"),
+        "3" | "3.0" => Some("3"),
+        _ => None,
+    }
 }
 
 /// The `leak` object of a leak event: one identifier found in one place.
@@ -354,6 +404,9 @@ impl Serialize for Event {
                 }
                 if let Some(d) = &r.dest {
                     d.serialize_into(&mut m)?;
+                }
+                if let Some(d) = &r.decryption {
+                    m.serialize_entry("decryption", d)?;
                 }
                 m.serialize_entry("flow", &FlowJson(r))?;
             }
@@ -491,5 +544,30 @@ impl EventSink for VecSink {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
         self.0.push(event.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_version;
+
+    #[test]
+    fn http_versions_are_normalised() {
+        for (p, v) in [
+            ("HTTP/1.1", Some("1.1")),
+            ("HTTP/1.0", Some("1.0")),
+            ("http/2.0", Some("2")),
+            ("HTTP/2", Some("2")),
+            ("h2", Some("2")),
+            ("HTTP/3", Some("3")),
+            ("h3", Some("3")),
+            (" HTTP/1.1 ", Some("1.1")),
+            ("", None),
+            ("HTTP/", None),
+            ("SPDY/3", None),
+            ("h2c", None),
+        ] {
+            assert_eq!(http_version(p), v, "{p:?}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use phonehome_flow::tcp::Chunk;
-use phonehome_model::event::{EventBody, HttpRecord};
+use phonehome_model::event::{EventBody, HttpRecord, http_version};
 use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Direction};
 use phonehome_protocols::http::{self, Body, HttpConnection, HttpEvent, Request, Side};
@@ -200,10 +200,12 @@ fn pairs<'h>(headers: &'h [http::Header<'h>]) -> impl Iterator<Item = (&'h [u8],
 
 /// A request's event, before its response (its URL is set by the caller, redacted).
 fn request_record(r: &Request<'_>) -> HttpRecord {
+    let protocol = format!("HTTP/{}.{}", r.version.major, r.version.minor);
     HttpRecord {
         hostname: r.host.map(|h| WireText(strip_port(h).to_ascii_lowercase())),
         http_method: WireText(r.method.to_vec()),
-        protocol: format!("HTTP/{}.{}", r.version.major, r.version.minor),
+        version: http_version(&protocol),
+        protocol,
         http_user_agent: r.head.user_agent.map(|u| WireText(u.to_vec())),
         http_refer: r.head.get(b"referer").map(|u| WireText(u.to_vec())),
         ..HttpRecord::default()
@@ -211,7 +213,7 @@ fn request_record(r: &Request<'_>) -> HttpRecord {
 }
 
 /// Marks what happened to a body.
-fn flag_body(r: &mut HttpRecord, b: &Body<'_>) {
+pub(super) fn flag_body(r: &mut HttpRecord, b: &Body<'_>) {
     for (on, name) in
         [(b.truncated, "body_truncated"), (b.incomplete, "body_incomplete"), (b.decode_error, "decode_error")]
     {
@@ -222,7 +224,7 @@ fn flag_body(r: &mut HttpRecord, b: &Body<'_>) {
 }
 
 /// Whether a Content-Type names binary media (`image/`, `audio/`, `video/`, `font/`).
-fn is_media(content_type: &[u8]) -> bool {
+pub(super) fn is_media(content_type: &[u8]) -> bool {
     let t = content_type.trim_ascii_start();
     [&b"image/"[..], b"audio/", b"video/", b"font/"]
         .iter()
@@ -230,7 +232,7 @@ fn is_media(content_type: &[u8]) -> bool {
 }
 
 /// A Host value without its port: `example.com:8080` → `example.com`, `[::1]:80` → `[::1]`.
-fn strip_port(host: &[u8]) -> &[u8] {
+pub(super) fn strip_port(host: &[u8]) -> &[u8] {
     let Some(colon) = host.iter().rposition(|&b| b == b':') else { return host };
     let tail = &host[colon + 1..];
     let bracketed = host.first() == Some(&b'[');

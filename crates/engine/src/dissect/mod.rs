@@ -8,17 +8,21 @@
 
 mod dns;
 pub(crate) mod http;
+mod messages;
 mod quic;
+mod raw;
 mod tls;
 
 use phonehome_detect::Location;
 use phonehome_flow::tcp::Chunk;
-use phonehome_model::event::EventBody;
+use phonehome_decrypt::KeyLog;
+use phonehome_model::event::{Decryption, EventBody};
 use phonehome_model::text::WireText;
 use phonehome_model::{Counters, Direction};
 use phonehome_protocols::sniff::{self, Carrier};
 
 pub(crate) use dns::DnsNames;
+pub(crate) use raw::RawStream;
 
 use crate::findings::{Findings, Origin, redact};
 
@@ -32,6 +36,13 @@ pub struct ProtocolLimits {
     pub dns_names_max: usize,
     /// The HTTP parser's caps (head size, header count, decoded body size).
     pub http: phonehome_protocols::http::Limits,
+    /// The HTTP/2 and HTTP/3 parsers' caps (header tables and blocks, streams, bodies), for
+    /// decrypted connections.
+    pub h2: phonehome_protocols::h2::Limits,
+    /// The TLS decryptor's caps (handshake message, early data held).
+    pub tls_decrypt: phonehome_decrypt::TlsConfig,
+    /// QUIC stream bytes held out of order per connection, waiting for what comes before.
+    pub quic_stream_buffer: usize,
 }
 
 impl Default for ProtocolLimits {
@@ -40,6 +51,9 @@ impl Default for ProtocolLimits {
             tls_handshake_max: phonehome_protocols::tls::DEFAULT_CAP,
             dns_names_max: 200_000,
             http: phonehome_protocols::http::Limits::default(),
+            h2: phonehome_protocols::h2::Limits::default(),
+            tls_decrypt: phonehome_decrypt::TlsConfig::default(),
+            quic_stream_buffer: 1 << 20,
         }
     }
 }
@@ -60,6 +74,33 @@ pub(crate) struct Context<'a> {
     pub frame: Option<u64>,
     /// The flow is UDP.
     pub udp: bool,
+    /// TLS secrets, for the dissectors that decrypt.
+    pub keys: &'a mut Keys,
+    /// Whether the flow's content was decrypted (TLS and QUIC dissectors set it at the end).
+    pub decryption: &'a mut Option<Decryption>,
+}
+
+/// The run's TLS secrets: the `--keylog` files, then each pcapng Decryption Secrets Block as
+/// the capture reader yields it.
+#[derive(Default)]
+pub(crate) struct Keys {
+    pub log: KeyLog,
+    /// The current input can carry secrets of its own (it is pcapng), so decryptors are set
+    /// up even while the log is empty: a block may come before the records it opens.
+    pub input_carries_secrets: bool,
+}
+
+impl Keys {
+    /// Whether a connection starting now could find its keys.
+    pub(crate) fn possible(&self) -> bool {
+        !self.log.is_empty() || self.input_carries_secrets
+    }
+
+    /// The reason to report for a connection that was not decrypted because of `reason`:
+    /// "no key" means little when no key log was given at all.
+    pub(crate) fn explain(&self, reason: &'static str) -> &'static str {
+        if reason == "no_key" && self.log.is_empty() { "no_key_log" } else { reason }
+    }
 }
 
 impl Context<'_> {
@@ -136,7 +177,7 @@ pub(crate) fn for_flow(app_proto: &str, carrier: Carrier, limits: &ProtocolLimit
         ("dns", Carrier::TcpStream) => Some(Box::new(dns::DnsStream::new())),
         ("dns", Carrier::Udp) => Some(Box::new(dns::DnsDatagrams)),
         ("tls", Carrier::TcpStream) => Some(Box::new(tls::TlsDissector::new(limits))),
-        ("quic", Carrier::Udp) => Some(Box::new(quic::QuicDissector::new())),
+        ("quic", Carrier::Udp) => Some(Box::new(quic::QuicDissector::new(limits))),
         ("http", _) => Some(Box::new(http::HttpDissector::new(limits))),
         _ => None,
     }

@@ -1,21 +1,49 @@
 //! TLS over TCP: the ClientHello and ServerHello, however they are split across records and
-//! segments.
+//! segments; and, when the key log has the connection's secrets, what it carries.
+//!
+//! Decryption is `phonehome_decrypt`'s: a [`TlsDecryptor`] fed both directions from the first
+//! byte. Its plaintext goes to the parser the connection's ALPN (or, without one, its first
+//! bytes) names: HTTP/1.x, HTTP/2, or the raw identifier search, exactly as cleartext would.
 
+use phonehome_decrypt::{KeySource, Output, Status, TlsDecryptor};
 use phonehome_flow::tcp::Chunk;
-use phonehome_model::event::{EventBody, TlsRecord};
+use phonehome_model::event::{Decryption, EventBody, TlsRecord};
 use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Direction};
+use phonehome_protocols::h2::{self, H2Connection};
+use phonehome_protocols::sniff::{self, Carrier};
 use phonehome_protocols::tls::{self, HandshakeAssembler};
 
 use phonehome_detect::Location;
 
-use super::{Context, Dissector, ProtocolLimits};
+use super::http::HttpDissector;
+use super::messages::Messages;
+use super::{Context, Dissector, ProtocolLimits, RawStream};
 
-/// A handshake assembler per direction, and the ClientHello's event until the ServerHello
-/// completes it.
+/// A handshake assembler per direction, the ClientHello's event until the ServerHello
+/// completes it, and the decryption of what follows.
 pub(crate) struct TlsDissector {
     assemblers: [HandshakeAssembler; 2],
     pending: Option<TlsRecord>,
+    limits: ProtocolLimits,
+    /// Set up at the first bytes when keys could exist; `None` after that means none can.
+    decryptor: Option<Box<TlsDecryptor>>,
+    /// Whether the first bytes were seen (and the decryptor decided on).
+    started: bool,
+    /// The reader of the decrypted bytes.
+    plain: Plain,
+    /// Decrypted bytes delivered per direction: the plaintext stream's offsets.
+    plain_offset: [u64; 2],
+}
+
+/// What reads a connection's decrypted bytes.
+enum Plain {
+    /// No application data yet.
+    Undecided,
+    Http1(Box<HttpDissector>),
+    H2(Box<H2Connection>, Messages),
+    /// Not HTTP: searched as a raw stream.
+    Raw(RawStream),
 }
 
 impl TlsDissector {
@@ -24,12 +52,99 @@ impl TlsDissector {
         TlsDissector {
             assemblers: [HandshakeAssembler::with_cap(cap), HandshakeAssembler::with_cap(cap)],
             pending: None,
+            limits: limits.clone(),
+            decryptor: None,
+            started: false,
+            plain: Plain::Undecided,
+            plain_offset: [0; 2],
         }
+    }
+
+    /// Feeds the decryptor and hands what it decrypts on.
+    fn decrypt(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Context<'_>) {
+        let Some(decryptor) = self.decryptor.as_mut() else { return };
+        if matches!(decryptor.status(dir), Status::Stopped(_)) {
+            return;
+        }
+        let (plain, offsets, limits) = (&mut self.plain, &mut self.plain_offset, &self.limits);
+        let frame = cx.frame.unwrap_or(0);
+        // The key log leaves the context while the decryptor holds it, so that the output
+        // callback can use the rest of the context.
+        let mut keys = std::mem::take(&mut cx.keys.log);
+        let mut on_output = |out: Output<'_>| {
+            if let Output::AppData { dir, data, .. } = out {
+                let offset = offsets[dir.index()];
+                offsets[dir.index()] += data.len() as u64;
+                plain.data(dir, Chunk::Data { bytes: data, offset, frame }, limits, cx);
+            }
+        };
+        match chunk {
+            Chunk::Data { bytes, .. } => decryptor.feed(dir, bytes, &mut keys, &mut on_output),
+            Chunk::Gap { len, .. } => decryptor.gap(dir, len, &mut on_output),
+        }
+        cx.keys.log = keys;
     }
 }
 
 impl Dissector for TlsDissector {
     fn stream(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Context<'_>) {
+        if !self.started {
+            self.started = true;
+            if cx.keys.possible() {
+                self.decryptor = Some(Box::new(TlsDecryptor::new(self.limits.tls_decrypt.clone())));
+            }
+        }
+        self.handshake(dir, chunk, cx);
+        self.decrypt(dir, chunk, cx);
+    }
+
+    /// A ClientHello never answered still gets its event.
+    fn finish(self: Box<Self>, cx: &mut Context<'_>) {
+        let mut this = *self;
+        if this.assemblers.iter().any(HandshakeAssembler::cap_hit) {
+            cx.counters.add(Counter::TlsHandshakeCap, 1);
+        }
+        if let Some(r) = this.pending.take() {
+            cx.out.push(EventBody::Tls(Box::new(r)));
+        }
+        let inner = this.plain.name();
+        std::mem::replace(&mut this.plain, Plain::Undecided).finish(cx);
+        *cx.decryption = Some(match &this.decryptor {
+            None => Decryption { reason: Some("no_key_log"), ..Decryption::default() },
+            Some(d) => {
+                let s = d.summary();
+                let decrypted = s.decrypted();
+                let reason = match s.reason() {
+                    Some(r) => Some(cx.keys.explain(r.as_str())),
+                    None if !decrypted => Some("no_application_data"),
+                    None => None,
+                };
+                Decryption {
+                    decrypted,
+                    reason,
+                    key_source: s.key_source.map(|k| match k {
+                        KeySource::ClientRandom => "key_log",
+                        KeySource::SessionId => "session_id",
+                        KeySource::SessionTicket => "session_ticket",
+                    }),
+                    inner,
+                    bytes: s.client.app_bytes + s.client.early_data_bytes + s.server.app_bytes,
+                }
+            }
+        });
+    }
+
+    fn done(&self) -> bool {
+        self.assemblers.iter().all(HandshakeAssembler::is_done)
+            && self.decryptor.as_ref().is_none_or(|d| {
+                [Direction::ToServer, Direction::ToClient].iter().all(|&dir| matches!(d.status(dir), Status::Stopped(_)))
+            })
+    }
+}
+
+impl TlsDissector {
+    /// Reads the hellos for the `tls` event.
+    fn handshake(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Context<'_>) {
         let a = &mut self.assemblers[dir.index()];
         if a.is_done() {
             return;
@@ -63,19 +178,74 @@ impl Dissector for TlsDissector {
             }
         }
     }
+}
 
-    /// A ClientHello never answered still gets its event.
-    fn finish(self: Box<Self>, cx: &mut Context<'_>) {
-        if self.assemblers.iter().any(HandshakeAssembler::cap_hit) {
-            cx.counters.add(Counter::TlsHandshakeCap, 1);
+impl Plain {
+    /// Decrypted bytes of `dir`, as a chunk of its plaintext stream. The first bytes of the
+    /// connection choose the reader: the client's HTTP/2 preface or the server's first
+    /// SETTINGS frame, an HTTP/1.x request, else the raw search (ALPN is not needed, and
+    /// not always sent).
+    fn data(&mut self, dir: Direction, chunk: Chunk<'_>, limits: &ProtocolLimits, cx: &mut Context<'_>) {
+        if let (Plain::Undecided, Chunk::Data { bytes, .. }) = (&*self, chunk) {
+            *self = Plain::choose(dir, bytes, limits);
         }
-        if let Some(r) = self.pending {
-            cx.out.push(EventBody::Tls(Box::new(r)));
+        match self {
+            Plain::Undecided => {}
+            Plain::Http1(http) => http.stream(dir, chunk, cx),
+            Plain::H2(conn, messages) => {
+                if let Chunk::Data { bytes, .. } = chunk {
+                    conn.push(dir, bytes, |side, e| messages.on_event(side, e, cx));
+                }
+            }
+            Plain::Raw(raw) => raw.chunk(cx.findings, dir, chunk, cx.out),
         }
     }
 
-    fn done(&self) -> bool {
-        self.assemblers.iter().all(HandshakeAssembler::is_done)
+    fn choose(dir: Direction, first: &[u8], limits: &ProtocolLimits) -> Plain {
+        let h2 = match dir {
+            Direction::ToServer => {
+                let n = first.len().min(h2::PREFACE.len());
+                n > 0 && first[..n] == h2::PREFACE[..n]
+            }
+            // A SETTINGS frame (type 4) on stream 0, without the ACK flag.
+            Direction::ToClient => matches!(first, [_, _, _, 4, 0, 0, 0, 0, 0, ..]),
+        };
+        if h2 {
+            Plain::H2(Box::new(H2Connection::new(limits.h2)), Messages::http2())
+        } else if dir == Direction::ToServer
+            && sniff::app_proto(Carrier::TcpStream, first, (0, 443)) == Some("http")
+        {
+            Plain::Http1(Box::new(HttpDissector::new(limits)))
+        } else {
+            Plain::Raw(RawStream::default())
+        }
+    }
+
+    /// The connection ended: what is pending is sent.
+    fn finish(self, cx: &mut Context<'_>) {
+        match self {
+            Plain::Undecided => {}
+            Plain::Http1(http) => http.finish(cx),
+            Plain::H2(mut conn, mut messages) => {
+                conn.finish(|side, e| messages.on_event(side, e, cx));
+                messages.flush(cx);
+                let s = conn.stats();
+                cx.counters.add(Counter::H2FrameError, s.frame_errors + s.lost);
+                cx.counters.add(Counter::HttpHeaderBlockError, s.messages.block_errors);
+                cx.counters.add(Counter::HttpUnmatchedResponse, messages.unmatched);
+            }
+            Plain::Raw(mut raw) => raw.finish(cx.findings, cx.out),
+        }
+    }
+
+    /// What the decrypted bytes were read as, for the flow's `decryption` object.
+    fn name(&self) -> Option<&'static str> {
+        match self {
+            Plain::Undecided => None,
+            Plain::Http1(_) => Some("http/1"),
+            Plain::H2(..) => Some("http/2"),
+            Plain::Raw(_) => Some("payload"),
+        }
     }
 }
 

@@ -98,6 +98,7 @@ fn flow(host: &str, start: i64, end: i64) -> Event {
             tunnel: None,
             dest_hostname: Some((WireText::from(host), "http")),
             dest: Some(dest(&format!("Org {ATTR}"), b"DE", true)),
+            decryption: None,
         })),
     }
 }
