@@ -13,9 +13,9 @@ mod quic;
 mod raw;
 mod tls;
 
+use phonehome_decrypt::KeyLog;
 use phonehome_detect::Location;
 use phonehome_flow::tcp::Chunk;
-use phonehome_decrypt::KeyLog;
 use phonehome_model::event::{Decryption, EventBody};
 use phonehome_model::text::WireText;
 use phonehome_model::{Counters, Direction};

@@ -273,10 +273,11 @@ impl Streams {
         if self.ended.contains(&key) {
             return false;
         }
-        if !self.by_id.contains_key(&key) && self.by_id.len() >= MAX_STREAMS {
-            if let Some((_, old)) = self.by_id.pop_first() {
-                self.held -= old.ahead.values().map(|(d, _)| d.len()).sum::<usize>();
-            }
+        if !self.by_id.contains_key(&key)
+            && self.by_id.len() >= MAX_STREAMS
+            && let Some((_, old)) = self.by_id.pop_first()
+        {
+            self.held -= old.ahead.values().map(|(d, _)| d.len()).sum::<usize>();
         }
         let s = self.by_id.entry(key).or_default();
         if s.ended {

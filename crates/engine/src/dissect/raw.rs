@@ -18,7 +18,13 @@ pub(crate) struct RawStream {
 impl RawStream {
     /// Searches the next chunk of `dir`; a hole ends the matches that touch it, since none
     /// can span it.
-    pub(crate) fn chunk(&mut self, findings: &mut Findings, dir: Direction, chunk: Chunk<'_>, out: &mut Vec<EventBody>) {
+    pub(crate) fn chunk(
+        &mut self,
+        findings: &mut Findings,
+        dir: Direction,
+        chunk: Chunk<'_>,
+        out: &mut Vec<EventBody>,
+    ) {
         let origin = Origin { dir, udp: false, frame: None, http: None };
         match chunk {
             Chunk::Data { bytes, frame, .. } => {

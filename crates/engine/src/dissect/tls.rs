@@ -137,7 +137,9 @@ impl Dissector for TlsDissector {
     fn done(&self) -> bool {
         self.assemblers.iter().all(HandshakeAssembler::is_done)
             && self.decryptor.as_ref().is_none_or(|d| {
-                [Direction::ToServer, Direction::ToClient].iter().all(|&dir| matches!(d.status(dir), Status::Stopped(_)))
+                [Direction::ToServer, Direction::ToClient]
+                    .iter()
+                    .all(|&dir| matches!(d.status(dir), Status::Stopped(_)))
             })
     }
 }
@@ -212,9 +214,7 @@ impl Plain {
         };
         if h2 {
             Plain::H2(Box::new(H2Connection::new(limits.h2)), Messages::http2())
-        } else if dir == Direction::ToServer
-            && sniff::app_proto(Carrier::TcpStream, first, (0, 443)) == Some("http")
-        {
+        } else if dir == Direction::ToServer && sniff::app_proto(Carrier::TcpStream, first, (0, 443)) == Some("http") {
             Plain::Http1(Box::new(HttpDissector::new(limits)))
         } else {
             Plain::Raw(RawStream::default())
