@@ -34,6 +34,19 @@ fn text_summary_snapshot() {
     for (name, args) in [
         ("xiaomi.txt", vec!["analyze", "--vendor", "Xiaomi", XIAOMI]),
         ("1kxun-quiet.txt", vec!["analyze", "-q", "--vendor", "Xiaomi", KXUN]),
+        (
+            "loopback-tls-decrypted.txt",
+            vec![
+                "analyze",
+                "fixtures/captures/loopback__tls-http.pcap",
+                "--keylog",
+                "fixtures/captures/loopback__tls-http.keylog",
+                "--id",
+                "imei=356938035643809",
+                "--id",
+                "email/work=jane.doe@example.com",
+            ],
+        ),
     ] {
         let out = phonehome(&args);
         assert_eq!(out.status.code(), Some(0));

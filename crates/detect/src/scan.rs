@@ -980,19 +980,22 @@ fn finish_hits(mut hits: Vec<Hit>) -> Vec<Hit> {
     let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
     // Per declared id, the end of its last kept hit: overlapping hits of one id are one
     // occurrence seen through two forms (`+6581234567` and, in the decoded layer where `+`
-    // is a space, `6581234567`); the first (longest) one stands.
+    // is a space, `6581234567`); the first (longest) one stands. The same holds for the
+    // undeclared hits of one kind.
     let mut id_end: HashMap<usize, usize> = HashMap::new();
+    let mut kind_end: HashMap<Kind, usize> = HashMap::new();
     for h in hits {
         if h.id.is_none() && overlaps_declared(&h) {
             continue;
         }
-        if let Some(id) = h.id {
-            let end = id_end.entry(id).or_insert(0);
-            if *end > h.start {
-                continue;
-            }
-            *end = h.end;
+        let end = match h.id {
+            Some(id) => id_end.entry(id).or_insert(0),
+            None => kind_end.entry(h.kind).or_insert(0),
+        };
+        if *end > h.start {
+            continue;
         }
+        *end = h.end;
         if out.iter().rev().take(8).any(|o| o.start == h.start && o.end == h.end && o.kind == h.kind && o.id == h.id) {
             continue;
         }

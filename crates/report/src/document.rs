@@ -55,6 +55,14 @@ pub struct Totals {
     /// HTTP transactions (for HAR inputs, the entries read).
     pub http_requests: u64,
     pub findings: u64,
+    /// TLS and QUIC flows; of those, flows decrypted; and the others by reason. Absent from
+    /// reports saved before decryption existed.
+    #[serde(default)]
+    pub encrypted_flows: u64,
+    #[serde(default)]
+    pub decrypted_flows: u64,
+    #[serde(default)]
+    pub not_decrypted: BTreeMap<String, u64>,
 }
 
 /// An owner as reports show it: its display name and how it was known.
@@ -211,6 +219,9 @@ impl Report {
             }
         }
         r.totals.http_requests = sum.http_events;
+        r.totals.encrypted_flows = sum.encrypted.flows;
+        r.totals.decrypted_flows = sum.encrypted.decrypted;
+        r.totals.not_decrypted = sum.encrypted.not_decrypted.clone();
         r.totals.findings = sum.identifiers.values().map(|g| g.count).sum::<u64>() + sum.identifiers_untracked;
 
         let mut ids: Vec<_> = sum.identifiers.values().collect();

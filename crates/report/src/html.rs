@@ -335,6 +335,24 @@ fn overview(h: &mut String, sum: &Summary, _seen: &Observed) {
     if sum.http_events > 0 {
         let _ = writeln!(h, "<p>{} read.</p>", count(sum.http_events, "HTTP transaction", "HTTP transactions"));
     }
+    let e = &sum.encrypted;
+    if e.flows > 0 {
+        let why: Vec<String> = e.not_decrypted.iter().map(|(r, n)| format!("{} {n}", r.replace('_', " "))).collect();
+        let class = if e.decrypted < e.flows { " class=\"warn\"" } else { "" };
+        let _ = write!(
+            h,
+            "<p{class}>{} (TLS, QUIC): {} decrypted and searched",
+            count(e.flows, "encrypted flow", "encrypted flows"),
+            e.decrypted
+        );
+        if !why.is_empty() {
+            let _ = write!(h, "; not decrypted: {}", esc(&why.join(", ")));
+        }
+        h.push_str(
+            ". What an encrypted flow carries is searched only when it was decrypted (see \
+             <a href=\"#methods\">methods and limits</a>).</p>\n",
+        );
+    }
     if sum.attributed_flows == 0 && st.flows > 0 {
         h.push_str(
             "<p class=\"warn\">Destinations were not attributed (no organisation or server country): \
@@ -982,7 +1000,7 @@ fn methods(h: &mut String, sum: &Summary, opts: &HtmlOptions) {
         "<section id=\"methods\" aria-labelledby=\"methods-h\">\n<h2 id=\"methods-h\">Methods and limits</h2>\n\
          <h3>What was searched</h3>\n\
          <p>phonehome reads the capture offline: it reassembles TCP streams, parses DNS, TLS and QUIC \
-         handshakes and HTTP/1.x messages (decoding compressed bodies), and searches the texts where \
+         handshakes and HTTP/1.x, HTTP/2 and HTTP/3 messages (decoding compressed bodies), and searches the texts where \
          identifiers travel (URLs, headers, cookies, bodies, DNS names, server names) and the raw payload of \
          flows no parser reads. Declared identifiers are searched in every disguise it knows (URL encoding, \
          base64, hex, common hashes and their nestings); identifiers nobody declared are recognised by the key \
@@ -994,7 +1012,11 @@ fn methods(h: &mut String, sum: &Summary, opts: &HtmlOptions) {
          handshake (SNI), and how many bytes went each way. What travels inside an encrypted connection \
          (URLs, headers, bodies) cannot be searched, so <strong>no finding in encrypted traffic does not mean \
          no identifier was sent</strong>; the byte counts and destinations still show who was contacted. \
-         Decrypted traffic can be read from a HAR export (browser, mitmproxy, PCAPdroid). Names hidden by \
+         With the session keys (a TLS key log from <code>SSLKEYLOGFILE</code>, mitmproxy or PCAPdroid, given \
+         with <code>--keylog</code>, or secrets stored in a pcapng capture) TLS 1.0-1.3 and QUIC flows are \
+         decrypted and their HTTP/1.x, HTTP/2 and HTTP/3 messages searched like cleartext; each flow says \
+         whether it was decrypted and why not. Decrypted traffic can also be read from a HAR export \
+         (browser, mitmproxy, PCAPdroid). Names hidden by \
          Encrypted Client Hello, DNS over HTTPS, or addresses reached without a DNS query are shown by \
          address and network only. Captures taken on a network see only what crossed it.</p>\n\
          <h3>What the places mean</h3>\n\

@@ -162,6 +162,19 @@ pub struct Summary {
     pub destinations_untracked_flows: u64,
     /// Flow events whose destination was attributed (0 when attribution was off).
     pub attributed_flows: u64,
+    /// TLS and QUIC flows, and whether what they carried could be read.
+    pub encrypted: Encrypted,
+}
+
+/// TLS and QUIC flows by whether they were decrypted: what the search could not see.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Encrypted {
+    /// TLS and QUIC flows (those with a `decryption` object).
+    pub flows: u64,
+    /// Of those, flows whose content was decrypted and searched.
+    pub decrypted: u64,
+    /// Flows not decrypted, by reason ("no_key_log", "no_key"...).
+    pub not_decrypted: BTreeMap<String, u64>,
 }
 
 /// Builds a [`Summary`] from events.
@@ -192,6 +205,14 @@ impl SummaryBuilder {
         let hostname = r.dest_hostname.as_ref().map(|(n, _)| n.lossy().into_owned());
         if r.dest.is_some() {
             s.attributed_flows += 1;
+        }
+        if let Some(d) = &r.decryption {
+            s.encrypted.flows += 1;
+            if d.decrypted {
+                s.encrypted.decrypted += 1;
+            } else {
+                *s.encrypted.not_decrypted.entry(d.reason.unwrap_or("unknown").to_string()).or_default() += 1;
+            }
         }
         let (out, inb) = (r.counts.bytes_toserver, r.counts.bytes_toclient);
 

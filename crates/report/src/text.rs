@@ -80,6 +80,7 @@ pub fn render_with(sum: &Summary, detail: Detail) -> String {
             st.flows - st.tcp_flows - st.udp_flows,
         );
     }
+    render_encrypted(sum, &mut s);
     render_leaks(sum, &mut s);
     if detail == Detail::Quiet {
         return s;
@@ -106,6 +107,30 @@ pub fn render_with(sum: &Summary, detail: Detail) -> String {
         );
     }
     s
+}
+
+/// What the search could not read: encrypted flows without their keys.
+fn render_encrypted(sum: &Summary, s: &mut String) {
+    let e = &sum.encrypted;
+    if e.flows == 0 {
+        return;
+    }
+    let why: Vec<String> = e.not_decrypted.iter().map(|(r, n)| format!("{} {n}", r.replace('_', " "))).collect();
+    let _ = write!(s, "{} encrypted flow{} (TLS, QUIC), ", e.flows, plural(e.flows));
+    match e.decrypted {
+        d if d == e.flows => {
+            let _ = writeln!(s, "all decrypted and searched");
+        }
+        0 => {
+            let _ = writeln!(s, "none decrypted: {}", why.join(", "));
+        }
+        d => {
+            let _ = writeln!(s, "{d} decrypted and searched; not decrypted: {}", why.join(", "));
+        }
+    }
+    if e.not_decrypted.contains_key("no_key_log") {
+        let _ = writeln!(s, "  Their content was not searched: give their TLS key log with --keylog.");
+    }
 }
 
 /// The answer to the first question: which identifiers left, to whom, how often.
