@@ -53,6 +53,10 @@ const FIXTURES: &[&str] = &[
     "fixtures/har/quirks.har",
     // a whole HAR (PCAPdroid's export): WebSocket messages, base64 bodies
     "fixtures/har/pcapdroid_app.har",
+    // pcapng with its TLS secrets (DSB): TLS 1.3 decryption, HTTP/2 with HPACK, gzip bodies
+    "crates/decrypt/tests/data/ja4__http2-with-cookies.first150.pcapng",
+    // pcapng with secrets: QUIC v2 1-RTT and 0-RTT decryption, HTTP/3 with QPACK
+    "crates/decrypt/tests/data/ndpi__quic-v2.pcapng",
 ];
 
 /// Cases per fixture (about 40 s for the whole sweep in a debug build on 2 busy cores).
