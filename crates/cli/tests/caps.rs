@@ -91,33 +91,19 @@ fn dns_names_table() {
 
 // --- crafted captures -----------------------------------------------------------------------
 
-/// A pcap (Ethernet) of UDP datagrams from 10.0.0.1:40000 to 10.0.0.2 on `port`.
-fn udp_capture(name: &str, port: u16, payloads: &[Vec<u8>]) -> PathBuf {
+/// A pcap (Ethernet) of the IPv4 packets `ip`, one a second.
+fn capture(name: &str, ip: &[Vec<u8>]) -> PathBuf {
     let mut file = Vec::new();
-    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 262_144, 1] {
-        // magic, version 2.4, thiszone, sigfigs, snaplen, Ethernet
-        if v == 0x0004_0002 {
-            file.extend_from_slice(&2u16.to_le_bytes());
-            file.extend_from_slice(&4u16.to_le_bytes());
-        } else {
-            file.extend_from_slice(&v.to_le_bytes());
-        }
+    // magic, version 2.4, thiszone, sigfigs, snaplen, Ethernet
+    file.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    file.extend_from_slice(&2u16.to_le_bytes());
+    file.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, 262_144, 1] {
+        file.extend_from_slice(&v.to_le_bytes());
     }
-    for (i, payload) in payloads.iter().enumerate() {
+    for (i, packet) in ip.iter().enumerate() {
         let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-        let total = 20 + 8 + payload.len();
-        let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
-        let mut sum: u32 = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-        f.extend_from_slice(&ip);
-        f.extend_from_slice(&40000u16.to_be_bytes());
-        f.extend_from_slice(&port.to_be_bytes());
-        f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-        f.extend_from_slice(payload);
+        f.extend_from_slice(packet);
         for v in [1_700_000_000 + i as u32, 0, f.len() as u32, f.len() as u32] {
             file.extend_from_slice(&v.to_le_bytes());
         }
@@ -128,6 +114,57 @@ fn udp_capture(name: &str, port: u16, payloads: &[Vec<u8>]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, file).unwrap();
     path
+}
+
+/// An IPv4 header (10.0.0.1 → 10.0.0.2, protocol `proto`) followed by `payload`.
+fn ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
+    let total = 20 + payload.len();
+    let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    let mut sum: u32 = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    ip.extend_from_slice(payload);
+    ip
+}
+
+/// A UDP datagram from 10.0.0.1:40000 to 10.0.0.2 on `port`, in IPv4.
+fn udp(port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::with_capacity(8 + payload.len());
+    u.extend_from_slice(&40000u16.to_be_bytes());
+    u.extend_from_slice(&port.to_be_bytes());
+    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    ipv4(17, &u)
+}
+
+/// A pcap of UDP datagrams from 10.0.0.1:40000 to 10.0.0.2 on `port`.
+fn udp_capture(name: &str, port: u16, payloads: &[Vec<u8>]) -> PathBuf {
+    capture(name, &payloads.iter().map(|p| udp(port, p)).collect::<Vec<_>>())
+}
+
+/// A pcap of one TCP connection from 10.0.0.1:40000 to 10.0.0.2 on `port`, caught after its
+/// handshake: the client sends `payloads` as consecutive segments (ACK, PSH), the server
+/// nothing.
+fn tcp_capture(name: &str, port: u16, payloads: &[Vec<u8>]) -> PathBuf {
+    let mut seq = 1000u32;
+    let packets: Vec<Vec<u8>> = payloads
+        .iter()
+        .map(|p| {
+            let mut t = Vec::with_capacity(20 + p.len());
+            t.extend_from_slice(&40000u16.to_be_bytes());
+            t.extend_from_slice(&port.to_be_bytes());
+            t.extend_from_slice(&seq.to_be_bytes());
+            t.extend_from_slice(&1u32.to_be_bytes());
+            t.extend_from_slice(&[0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+            t.extend_from_slice(p);
+            seq = seq.wrapping_add(p.len() as u32);
+            ipv4(6, &t)
+        })
+        .collect();
+    capture(name, &packets)
 }
 
 fn hex(s: &str) -> Vec<u8> {
@@ -193,4 +230,27 @@ fn findings_per_flow() {
     let id = format!("imei={imei}");
     assert!(caps(&["--id", &id, path]).get("findings").is_none());
     assert_eq!(caps(&["--id", &id, "--max-findings-per-flow", "1", path])["findings"], 1);
+}
+
+#[test]
+fn http_requests_waiting_for_responses() {
+    // No flag: the engine pairs at most 64 unanswered requests per connection with their
+    // responses (dissect::http::MAX_WAITING), the parser remembers the methods of 1024
+    // (protocols::http::Limits::max_pending). A client pipelining requests that are never
+    // answered passes both.
+    let requests = |n: usize| -> Vec<Vec<u8>> {
+        let all: Vec<u8> = (0..n).flat_map(|i| format!("GET /{i} HTTP/1.1\r\n\r\n").into_bytes()).collect();
+        all.chunks(1400).map(<[u8]>::to_vec).collect()
+    };
+    let at_cap = tcp_capture("http-64.pcap", 80, &requests(64));
+    let caps64 = caps(&[at_cap.to_str().unwrap()]);
+    assert!(caps64.get("http_pending_requests").is_none() && caps64.get("http_pending_methods").is_none(), "{caps64}");
+    let over = tcp_capture("http-65.pcap", 80, &requests(65));
+    let caps65 = caps(&[over.to_str().unwrap()]);
+    assert_eq!(caps65["http_pending_requests"], 1, "{caps65}");
+    assert!(caps65.get("http_pending_methods").is_none(), "{caps65}");
+    let far_over = tcp_capture("http-1025.pcap", 80, &requests(1025));
+    let caps1025 = caps(&[far_over.to_str().unwrap()]);
+    assert_eq!(caps1025["http_pending_requests"], 1025 - 64, "{caps1025}");
+    assert_eq!(caps1025["http_pending_methods"], 1, "{caps1025}");
 }

@@ -134,6 +134,17 @@ counters! {
     HttpJunk = (Anomaly, "http_junk"),
     /// HTTP responses that answered no request seen (a capture starting mid-connection).
     HttpUnmatchedResponse = (Anomaly, "http_unmatched_response"),
+    /// HTTP requests reported without waiting for their response because 64 requests of the
+    /// connection were already waiting (the oldest goes first; a response that comes later is
+    /// paired with a later request).
+    HttpPendingRequests = (Cap, "http_pending_requests"),
+    /// HTTP requests whose method the response parser could not remember, 1024 of the
+    /// connection's being unanswered already: a response to a HEAD or CONNECT among them may
+    /// be misframed.
+    HttpPendingMethods = (Cap, "http_pending_methods"),
+    /// QUIC connections whose Initial packets needed a fifth key set (more connection IDs or
+    /// salts than a client uses); packets under further keys were not decrypted.
+    QuicKeySets = (Cap, "quic_key_sets"),
 
     // --- capture files -----------------------------------------------------------------------
     /// Capture files that ended in the middle of a record.
@@ -151,6 +162,18 @@ counters! {
     FindingsCap = (Cap, "findings"),
     /// HAR entries skipped: not an object, no request, over the entry size or count cap.
     HarEntrySkipped = (Skipped, "har_entry_skipped"),
+    /// HAR list items (headers, cookies, query or form parameters, WebSocket messages) dropped
+    /// past 10 000 in their list; not searched.
+    HarItems = (Cap, "har_items"),
+    /// HAR pages past 10 000, not kept (pages carry no traffic; only their titles are lost).
+    HarPages = (Cap, "har_pages"),
+    /// Identifier scans whose decoding pre-passes (percent and JSON escapes) stopped at the
+    /// budget of 1 MiB of escaped text per scanned text; what lies past it was searched as
+    /// sent, not decoded.
+    IdentifierDecoding = (Cap, "identifier_decoding"),
+    /// Capture files in which reading stopped at a record (pcap packet or pcapng block) longer
+    /// than `--max-capture-record`.
+    CaptureRecord = (Cap, "capture_record"),
 }
 
 /// The three objects of the `stats` event.
