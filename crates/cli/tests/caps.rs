@@ -109,11 +109,7 @@ fn capture(name: &str, ip: &[Vec<u8>]) -> PathBuf {
         }
         file.extend_from_slice(&f);
     }
-    let dir = std::env::temp_dir().join(format!("phonehome-caps-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, file).unwrap();
-    path
+    temp_file(name, &file)
 }
 
 /// An IPv4 header (10.0.0.1 → 10.0.0.2, protocol `proto`) followed by `payload`.
@@ -253,4 +249,36 @@ fn http_requests_waiting_for_responses() {
     let caps1025 = caps(&[far_over.to_str().unwrap()]);
     assert_eq!(caps1025["http_pending_requests"], 1025 - 64, "{caps1025}");
     assert_eq!(caps1025["http_pending_methods"], 1, "{caps1025}");
+}
+
+/// A file `name` in the test's temporary folder.
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("phonehome-caps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A HAR with `pages` pages and one entry whose request has `headers` headers.
+fn har(pages: usize, headers: usize) -> String {
+    let pages: Vec<String> = (0..pages).map(|i| format!(r#"{{"id":"p{i}","title":"t"}}"#)).collect();
+    let headers: Vec<String> = (0..headers).map(|i| format!(r#"{{"name":"x-{i}","value":"v"}}"#)).collect();
+    format!(
+        r#"{{"log":{{"version":"1.2","creator":{{"name":"test","version":"1"}},"pages":[{}],"entries":[{{"request":{{"method":"GET","url":"http://a.example/","headers":[{}]}},"response":{{"status":200}}}}]}}}}"#,
+        pages.join(","),
+        headers.join(",")
+    )
+}
+
+#[test]
+fn har_items_and_pages() {
+    // No flag: HAR lists keep 10 000 items and 10 000 pages (har::Limits).
+    let at_cap = temp_file("at-cap.har", har(10_000, 10_000).as_bytes());
+    let at_cap = caps(&[at_cap.to_str().unwrap()]);
+    assert!(at_cap.get("har_items").is_none() && at_cap.get("har_pages").is_none(), "{at_cap}");
+    let over = temp_file("over-cap.har", har(10_003, 10_002).as_bytes());
+    let over = caps(&[over.to_str().unwrap()]);
+    assert_eq!(over["har_items"], 2, "{over}");
+    assert_eq!(over["har_pages"], 3, "{over}");
 }

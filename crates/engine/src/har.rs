@@ -76,6 +76,8 @@ pub(crate) fn run(
         }
     })?;
     counters.add(Counter::HarEntrySkipped, log.report.entries_skipped as u64 + log.report.entries_over_cap as u64);
+    counters.add(Counter::HarItems, log.report.items_over_cap as u64);
+    counters.add(Counter::HarPages, log.report.pages_over_cap as u64);
     let stopped = log.report.stopped.map(|st| {
         counters.add(if st.eof { Counter::TruncatedFile } else { Counter::CorruptFile }, 1);
         let what = if st.eof { "HAR ends early".to_string() } else { format!("HAR breaks ({})", st.message) };
