@@ -80,6 +80,29 @@ fn tls_handshake_buffer() {
 }
 
 #[test]
+fn quic_crypto_buffer_follows_the_tls_handshake_flag() {
+    trips("quic_crypto_buffer", &["--max-tls-handshake", "64"], "fixtures/captures/illustrated-quic__capture.pcap");
+}
+
+#[test]
+fn dns_message_records_and_pointers() {
+    let input = "fixtures/captures/zeek__wikipedia-filtered-plus-udp.pcap";
+    trips("dns_message_limit", &["--max-dns-records", "1"], input);
+    trips("dns_message_limit", &["--max-dns-pointers", "0"], input);
+}
+
+#[test]
+fn ip_fragment_datagrams() {
+    trips("ip_fragment_memory", &["--max-frag-datagrams", "0"], "fixtures/captures/zeek__ipv4__fragmented-1.pcap");
+}
+
+#[test]
+fn capture_record_size() {
+    // Reading stops at the first record over the cap; the file still counts as read.
+    trips("capture_record", &["--max-capture-record", "100"], "fixtures/captures/zeek__ipv4__fragmented-1.pcap");
+}
+
+#[test]
 fn live_flows_are_evicted() {
     trips("flow_table_eviction", &["--max-flows", "1"], "fixtures/captures/zeek__wikipedia-filtered-plus-udp.pcap");
 }
@@ -281,4 +304,37 @@ fn har_items_and_pages() {
     let over = caps(&[over.to_str().unwrap()]);
     assert_eq!(over["har_items"], 2, "{over}");
     assert_eq!(over["har_pages"], 3, "{over}");
+}
+
+#[test]
+fn quic_key_sets() {
+    // No flag: at most 4 Initial key sets are derived per connection (protocols::quic::MAX_KEYS):
+    // the first DCID's and each packet's own. QUIC v1 client Initials with a new DCID each
+    // (their payload does not decrypt) ask for one more each.
+    let initial = |dcid: u8| -> Vec<u8> {
+        let mut p = vec![0xc0, 0, 0, 0, 1, 8, dcid, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0x40, 40];
+        p.extend_from_slice(&[0x55; 40]);
+        p
+    };
+    let four = udp_capture("quic-4-dcids.pcap", 443, &(1..=4).map(initial).collect::<Vec<_>>());
+    assert!(caps(&[four.to_str().unwrap()]).get("quic_key_sets").is_none());
+    let five = udp_capture("quic-5-dcids.pcap", 443, &(1..=5).map(initial).collect::<Vec<_>>());
+    assert_eq!(caps(&[five.to_str().unwrap()])["quic_key_sets"], 1);
+}
+
+/// A HAR of one POST whose body is `body`.
+fn har_post(body: &str) -> String {
+    format!(
+        r#"{{"log":{{"version":"1.2","creator":{{"name":"test","version":"1"}},"entries":[{{"request":{{"method":"POST","url":"http://a.example/","headers":[],"postData":{{"mimeType":"application/x-www-form-urlencoded","text":"{body}"}}}},"response":{{"status":200}}}}]}}}}"#
+    )
+}
+
+#[test]
+fn identifier_decoding_budget() {
+    // No flag: the identifier search decodes at most 1 MiB of escaped text per scanned text
+    // (detect::Options::max_decoded_len); HAR bodies are not cut at --max-http-body.
+    let small = temp_file("escaped-100k.har", har_post(&format!("x={}", "%61".repeat(100_000 / 3))).as_bytes());
+    assert!(caps(&[small.to_str().unwrap()]).get("identifier_decoding").is_none());
+    let big = temp_file("escaped-1200k.har", har_post(&format!("x={}", "%61".repeat(1_200_000 / 3))).as_bytes());
+    assert_eq!(caps(&[big.to_str().unwrap()])["identifier_decoding"], 1);
 }

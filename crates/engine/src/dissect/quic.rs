@@ -7,7 +7,7 @@ use phonehome_protocols::quic::{self, QuicConnection};
 
 use phonehome_detect::Location;
 
-use super::{Context, Dissector};
+use super::{Context, Dissector, ProtocolLimits};
 
 /// The connection's Initial-packet state until the hello is read.
 pub(crate) struct QuicDissector {
@@ -17,8 +17,9 @@ pub(crate) struct QuicDissector {
 }
 
 impl QuicDissector {
-    pub(crate) fn new() -> QuicDissector {
-        QuicDissector { conn: QuicConnection::new(), sent: false }
+    pub(crate) fn new(limits: &ProtocolLimits) -> QuicDissector {
+        // The CRYPTO stream carries the TLS handshake: the same cap as over TCP.
+        QuicDissector { conn: QuicConnection::with_crypto_cap(limits.tls_handshake_max), sent: false }
     }
 }
 
@@ -52,6 +53,9 @@ impl Dissector for QuicDissector {
         let a = self.conn.anomalies();
         if a.crypto_cap_hit {
             cx.counters.add(Counter::QuicCryptoCap, 1);
+        }
+        if a.key_limit_hit {
+            cx.counters.add(Counter::QuicKeySets, 1);
         }
         if !self.sent && a.decrypt_failures > 0 {
             cx.counters.add(Counter::QuicUndecryptable, 1);
