@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use phonehome_model::{Counter, CounterGroup};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -337,4 +338,18 @@ fn identifier_decoding_budget() {
     assert!(caps(&[small.to_str().unwrap()]).get("identifier_decoding").is_none());
     let big = temp_file("escaped-1200k.har", har_post(&format!("x={}", "%61".repeat(1_200_000 / 3))).as_bytes());
     assert_eq!(caps(&[big.to_str().unwrap()])["identifier_decoding"], 1);
+}
+
+#[test]
+fn every_cap_is_documented_and_tripped_here() {
+    let limits = std::fs::read_to_string(root().join("docs/LIMITS.md")).unwrap();
+    let output = std::fs::read_to_string(root().join("docs/OUTPUT.md")).unwrap();
+    let tests = include_str!("caps.rs");
+    for c in Counter::ALL.iter().filter(|c| c.group() == CounterGroup::Cap) {
+        let key = format!("`{}`", c.name());
+        let listed = |doc: &str| doc.contains(&key) || doc.contains(&format!("`caps.{}`", c.name()));
+        assert!(listed(&limits), "docs/LIMITS.md does not list {key}");
+        assert!(output.contains(&key), "docs/OUTPUT.md does not list {key}");
+        assert!(tests.contains(&format!("\"{}\"", c.name())), "no test in caps.rs trips {key}");
+    }
 }

@@ -73,7 +73,9 @@ counters! {
     FragmentOverlap = (Anomaly, "ip_fragment_overlap"),
     /// Incomplete datagrams dropped after the fragment timeout.
     FragmentTimeout = (Anomaly, "ip_fragment_timeout"),
-    /// Fragments dropped because a fragment cap (per datagram or in total) was reached.
+    /// Fragments dropped because a fragment cap was reached: bytes held
+    /// (`--frag-buffer-total`), incomplete datagrams (`--max-frag-datagrams`), or 256
+    /// fragments in one datagram.
     FragmentCap = (Cap, "ip_fragment_memory"),
 
     // --- TCP ---------------------------------------------------------------------------------
@@ -111,14 +113,16 @@ counters! {
     TlsAfterCleartext = (Anomaly, "tls_after_cleartext"),
     /// Unrecognised streams that turned to HTTP (after a SOCKS exchange, for instance).
     HttpAfterCleartext = (Anomaly, "http_after_cleartext"),
-    /// DNS messages that reached a parser limit: more than 256 questions or 1024 records (the
-    /// rest were not read), or a name that followed more than 128 compression pointers (it
-    /// was skipped). Their `dns` event lists `limit_reached`.
+    /// DNS messages that reached a parser limit: more than 256 questions or
+    /// `--max-dns-records` records (the rest were not read), or a name that followed more than
+    /// `--max-dns-pointers` compression pointers (it was skipped). Their `dns` event lists
+    /// `limit_reached`.
     DnsMessageLimit = (Cap, "dns_message_limit"),
     /// Times the table of names learnt from DNS answers reached `--max-dns-names` and was
     /// forgotten at once (later flows to those addresses go unnamed until asked again).
     DnsNamesTable = (Cap, "dns_names_table"),
-    /// QUIC connections whose CRYPTO data outgrew its buffer (the hello may be lost).
+    /// QUIC connections whose CRYPTO data outgrew its buffer (`--max-tls-handshake`, or 64
+    /// out-of-order pieces); the hello may be lost.
     QuicCryptoCap = (Cap, "quic_crypto_buffer"),
     /// QUIC connections whose client Initials never decrypted (no hello read).
     QuicUndecryptable = (Anomaly, "quic_undecryptable"),
