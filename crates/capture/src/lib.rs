@@ -71,6 +71,10 @@ pub enum CaptureError {
     /// A length or header field of the record at `offset` is impossible.
     #[error("corrupt record at byte offset {offset}: {reason}")]
     Corrupt { offset: u64, reason: String },
+    /// The record at `offset` says it is `len` bytes long, more than
+    /// [`ReaderConfig::max_record_len`] (`max`): corrupt, or a record too big to hold.
+    #[error("record at byte offset {offset} is {len} bytes long, above the {max}-byte cap")]
+    TooLarge { offset: u64, len: u64, max: usize },
     /// The source failed (or the gzip stream is corrupt) while reading the record at `offset`.
     #[error("read error at byte offset {offset}: {source}")]
     Io { offset: u64, source: std::io::Error },
@@ -79,8 +83,8 @@ pub enum CaptureError {
 /// Limits for [`CaptureReader`].
 #[derive(Clone, Debug)]
 pub struct ReaderConfig {
-    /// Largest record (pcap packet or pcapng block) accepted; a larger length field is
-    /// treated as corruption. Default 16 MiB.
+    /// Largest record (pcap packet or pcapng block) accepted; a larger length field ends
+    /// reading ([`CaptureError::TooLarge`]). Default 16 MiB.
     pub max_record_len: usize,
 }
 

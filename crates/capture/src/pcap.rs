@@ -73,14 +73,16 @@ impl Pcap {
         if self.lengths == Lengths::Swapped || (self.lengths == Lengths::MaybeSwapped && caplen > orig_len) {
             std::mem::swap(&mut caplen, &mut orig_len);
         }
-        if caplen as usize > max_len {
-            return Err(corrupt(offset, format!("captured length {caplen} is above the {max_len}-byte cap")));
-        }
         if caplen > PLAIN_MAX_CAPLEN && caplen > self.snaplen {
             return Err(corrupt(
                 offset,
                 format!("captured length {caplen} exceeds the snapshot length {} and 256 KiB", self.snaplen),
             ));
+        }
+        // A length the file allows but that is over the cap (records of a file whose snapshot
+        // length is huge): not known to be corrupt, only too big to hold.
+        if caplen as usize > max_len {
+            return Err(CaptureError::TooLarge { offset, len: u64::from(caplen), max: max_len });
         }
         let total = RECORD_HEADER_LEN + caplen as usize;
         if !input.fill(total).map_err(|e| crate::io_error(offset, e))? {

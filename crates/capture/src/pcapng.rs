@@ -137,7 +137,7 @@ impl PcapNg {
                 return Err(corrupt(offset, format!("block length {len} is not a multiple of 4 of at least 12")));
             }
             if len > max_len {
-                return Err(corrupt(offset, format!("block length {len} is above the {max_len}-byte cap")));
+                return Err(CaptureError::TooLarge { offset, len: len as u64, max: max_len });
             }
             if !input.fill(len).map_err(|e| crate::io_error(offset, e))? {
                 return Err(CaptureError::Truncated { offset });

@@ -222,7 +222,12 @@ fn corrupt_pcapng_lengths_stop_with_the_block_offset() {
         let r = read_all(&bytes).unwrap();
         assert_eq!(r.packets.len(), 1, "{what}: the packet before the bad block is delivered");
         match r.error {
-            Some(CaptureError::Corrupt { offset, .. }) => assert_eq!(offset, bad_at, "{what}"),
+            Some(CaptureError::TooLarge { offset, len, max }) if what == "length above the cap" => {
+                assert_eq!((offset, len, max), (bad_at, 0xffff_fff0, 16 << 20), "{what}")
+            }
+            Some(CaptureError::Corrupt { offset, .. }) if what != "length above the cap" => {
+                assert_eq!(offset, bad_at, "{what}")
+            }
             other => panic!("{what}: {other:?}"),
         }
         assert_eq!(r.end_offset, bad_at, "{what}: offset() stays at the bad block");
@@ -264,7 +269,7 @@ fn corrupt_pcap_lengths() {
     // ...unless it is above the configured cap.
     let cfg = ReaderConfig { max_record_len: 64 << 10 };
     let r = read_all_with(&p.out, cfg).unwrap();
-    assert!(matches!(r.error, Some(CaptureError::Corrupt { offset: 24, .. })), "{:?}", r.error);
+    assert!(matches!(r.error, Some(CaptureError::TooLarge { offset: 24, len: 307_200, max: 65_536 })), "{:?}", r.error);
     // A caplen near u32::MAX must not be allocated.
     let mut p = Pcap::new(true, false, 1, 0);
     p.packet(1, 0, &[], 0);

@@ -204,27 +204,46 @@ struct Limits {
     /// Bytes held for incomplete fragmented IP datagrams.
     #[arg(long, default_value_t = 16 << 20)]
     frag_buffer_total: usize,
+    /// Incomplete fragmented IP datagrams held at once.
+    #[arg(long, default_value_t = 4096)]
+    max_frag_datagrams: usize,
     /// Idle timeout of TCP flows, in seconds of capture time.
     #[arg(long, default_value_t = 600)]
     tcp_timeout: u32,
     /// Idle timeout of UDP flows, in seconds of capture time.
     #[arg(long, default_value_t = 180)]
     udp_timeout: u32,
-    /// Bytes a TLS handshake message may take while it is assembled.
+    /// Bytes a TLS handshake message may take while it is assembled (also the CRYPTO data
+    /// held per QUIC connection).
     #[arg(long, default_value_t = 64 << 10)]
     max_tls_handshake: usize,
     /// Addresses remembered from DNS answers to name later flows.
     #[arg(long, default_value_t = 200_000)]
     max_dns_names: usize,
+    /// Resource records read per DNS message (answer, authority and additional together).
+    #[arg(long, default_value_t = 1024)]
+    max_dns_records: usize,
+    /// Compression pointers one DNS name may follow (more is taken for a loop).
+    #[arg(long, default_value_t = 128)]
+    max_dns_pointers: usize,
     /// Bytes an HTTP head (request or status line and headers) may take.
     #[arg(long, default_value_t = 64 << 10)]
     max_http_head: usize,
     /// Headers kept per HTTP head (at most 128).
     #[arg(long, default_value_t = 100)]
     max_http_headers: usize,
-    /// Decoded bytes kept per HTTP body; decompression stops there (bombs included).
+    /// Decoded bytes kept per HTTP body; decompression stops there (bombs included). Also
+    /// for HTTP/2 and HTTP/3.
     #[arg(long, default_value_t = 1 << 20)]
     max_http_body: usize,
+    /// Decrypted QUIC stream bytes held per connection while they wait for what comes
+    /// before them (frames arrive out of order); past it a stream steps over its hole.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_quic_stream_buffer: usize,
+    /// Bytes one capture record (pcap packet, pcapng block) may take; reading a file stops at
+    /// a longer one.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_capture_record: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -369,17 +388,24 @@ fn data(args: DataArgs) -> ExitCode {
 
 fn config(limits: &Limits) -> Config {
     let mut c = Config::default();
+    c.reader.max_record_len = limits.max_capture_record;
     c.flow.max_flows = limits.max_flows;
     c.flow.reassembly.max_buffer_per_direction = limits.tcp_buffer_per_flow;
     c.flow.tcp_max_buffer_total = limits.tcp_buffer_total;
     c.flow.tcp_timeout_ns = i64::from(limits.tcp_timeout) * 1_000_000_000;
     c.flow.udp_timeout_ns = i64::from(limits.udp_timeout) * 1_000_000_000;
     c.decoder.frag_max_bytes = limits.frag_buffer_total;
+    c.decoder.frag_max_datagrams = limits.max_frag_datagrams;
     c.protocols.tls_handshake_max = limits.max_tls_handshake;
     c.protocols.dns_names_max = limits.max_dns_names;
+    c.protocols.dns.max_records = limits.max_dns_records;
+    c.protocols.dns.max_pointer_jumps = limits.max_dns_pointers;
     c.protocols.http.max_head = limits.max_http_head;
     c.protocols.http.max_headers = limits.max_http_headers;
     c.protocols.http.max_body = limits.max_http_body;
+    c.protocols.h2.max_body = limits.max_http_body;
+    c.protocols.h2.max_headers = limits.max_http_headers;
+    c.protocols.quic_stream_buffer = limits.max_quic_stream_buffer;
     c
 }
 

@@ -201,6 +201,9 @@ pub struct ScanStats {
     /// [`Options::max_findings_per_call`], at least 1024) or stopped decoding escapes (after
     /// [`Options::max_decoded_len`] bytes): `dropped` is then a lower bound.
     pub truncated: bool,
+    /// The decoding pre-passes ran out of their [`Options::max_decoded_len`] budget: escaped
+    /// text past it was searched only as written, not decoded (`truncated` is set too).
+    pub decode_capped: bool,
 }
 
 /// A match before it becomes a [`Finding`]; spans are in the scanned text.
@@ -322,6 +325,8 @@ fn gram(t: &[u8], j: usize) -> u32 {
 struct Scratch {
     /// Raw bytes the pre-passes may still decode in this scan ([`Options::max_decoded_len`]).
     budget: usize,
+    /// The budget ran out with escaped text left to decode.
+    budget_spent: bool,
     d1: Vec<u8>,
     m1: Vec<u32>,
     d2: Vec<u8>,
@@ -460,17 +465,19 @@ impl Scanner {
     /// and appends its findings to `out`, sorted by offset, at most
     /// [`Options::max_findings_per_call`].
     pub fn scan(&self, text: &[u8], location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
-        let (hits, truncated) = self.collect(text, location);
+        let (hits, truncated, decode_capped) = self.collect(text, location);
         let hits = finish_hits(hits);
         let cap = self.opts.max_findings_per_call;
         let mut stats = self.render(text, 0, &hits, cap, location, out);
         stats.truncated = truncated;
+        stats.decode_capped = decode_capped;
         stats
     }
 
     /// Every detector over `text` and over what its escapes decode to; hits in `text`'s
-    /// coordinates, unsorted. Also says whether a cap cut the search short.
-    fn collect(&self, text: &[u8], location: Location<'_>) -> (Vec<Hit>, bool) {
+    /// coordinates, unsorted. Also says whether a cap cut the search short, and whether that
+    /// was the decoding budget.
+    fn collect(&self, text: &[u8], location: Location<'_>) -> (Vec<Hit>, bool, bool) {
         let mut hits = Vec::new();
         self.scan_layer(text, location, &mut hits);
         let mut truncated = false;
@@ -490,7 +497,7 @@ impl Scanner {
             truncated |= self.decode_runs(text, &runs, location, &mut hits, Decoder::Json, &mut scratch);
         }
         truncated |= hits.len() >= self.hit_limit();
-        (hits, truncated)
+        (hits, truncated, scratch.budget_spent)
     }
 
     /// Hits collected per scan before the detectors stop looking (see [`ScanStats::truncated`]).
@@ -527,7 +534,11 @@ impl Scanner {
         for &(s, e) in runs {
             let mut ws = s;
             loop {
-                if scratch.budget == 0 || hits.len() >= self.hit_limit() {
+                if scratch.budget == 0 {
+                    scratch.budget_spent = true;
+                    return true;
+                }
+                if hits.len() >= self.hit_limit() {
                     return true;
                 }
                 let we = e.min(ws + DECODE_WINDOW).min(ws + scratch.budget);
@@ -849,7 +860,7 @@ impl Scanner {
                 value: self.opts.show_values.then(|| String::from_utf8_lossy(&text[h.start..h.end]).into_owned()),
             });
         }
-        ScanStats { findings: take, dropped: hits.len() - take, truncated: false }
+        ScanStats { findings: take, dropped: hits.len() - take, truncated: false, decode_capped: false }
     }
 
     fn excerpt(&self, text: &[u8], h: &Hit, all: &[Hit]) -> String {
@@ -1097,7 +1108,7 @@ impl StreamScanner {
     }
 
     fn scan_buf(&mut self, sc: &Scanner, last: bool, location: Location<'_>, out: &mut Vec<Finding>) -> ScanStats {
-        let (mut hits, truncated) = sc.collect(&self.buf, location);
+        let (mut hits, truncated, decode_capped) = sc.collect(&self.buf, location);
         let len = self.buf.len();
         let (base, decided) = (self.base, self.decided);
         hits.retain(|h| base + h.end > decided && (last || h.end < len));
@@ -1107,6 +1118,7 @@ impl StreamScanner {
         let cap = room.min(sc.opts.max_findings_per_call);
         let mut stats = sc.render(&self.buf, base, &hits, cap, location, out);
         stats.truncated = truncated;
+        stats.decode_capped = decode_capped;
         self.findings += stats.findings;
         self.dropped += stats.dropped;
         stats
@@ -1198,6 +1210,29 @@ mod tests {
         assert_eq!(got, want);
         assert!(out.iter().all(|f| f.encoding == "url" && f.len == enc.len()));
         let _ = sc;
+    }
+
+    #[test]
+    fn the_decoding_budget_is_reported() {
+        let profile = Profile { ids: vec![DeclaredId::parse_flag(EMAIL).unwrap()], ..Profile::default() };
+        let opts = Options { max_decoded_len: 4096, max_findings_per_call: 1000, ..Options::default() };
+        let sc = Scanner::new(&profile, &opts);
+        let mut out = Vec::new();
+        // Escapes within the budget: decoded and searched, nothing reported.
+        let text = b"jane.roe%40example-mail.org&".repeat(100);
+        assert_eq!(text.len(), 2800);
+        let st = sc.scan(&text, Location::Body, &mut out);
+        assert!(!st.decode_capped && !st.truncated && out.len() == 100, "{st:?}");
+        // Escapes past it: the last ones are not decoded, which is said.
+        out.clear();
+        let text = b"jane.roe%40example-mail.org&".repeat(400);
+        let st = sc.scan(&text, Location::Body, &mut out);
+        assert!(st.decode_capped && st.truncated, "{st:?}");
+        assert!((50..400).contains(&out.len()), "{}", out.len());
+        // JSON escapes share the budget.
+        out.clear();
+        let text = br#""jane.roe\u0040example-mail.org","#.repeat(400);
+        assert!(sc.scan(&text, Location::Body, &mut out).decode_capped);
     }
 
     #[test]

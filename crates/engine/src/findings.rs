@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use phonehome_detect::{Confidence, Finding, Location, Options, Profile, Scanner, StreamScanner};
+use phonehome_detect::{Confidence, Finding, Location, Options, Profile, ScanStats, Scanner, StreamScanner};
 use phonehome_model::Direction;
 use phonehome_model::event::{EventBody, LeakRecord};
 use phonehome_model::text::WireText;
@@ -69,11 +69,13 @@ pub(crate) struct Findings {
     scratch: Vec<Finding>,
     /// Findings dropped by the scanner's caps (per text, per stream).
     pub(crate) dropped: u64,
+    /// Scans whose decoding pre-passes ran out of budget (`caps.identifier_decoding`).
+    pub(crate) decode_capped: u64,
 }
 
 impl Findings {
     pub(crate) fn new(detection: Detection) -> Findings {
-        Findings { detection, scratch: Vec::new(), dropped: 0 }
+        Findings { detection, scratch: Vec::new(), dropped: 0, decode_capped: 0 }
     }
 
     /// Whether raw payload sent from `origin` is worth scanning.
@@ -101,7 +103,8 @@ impl Findings {
             self.detection.scanner(&origin)
         };
         let Some(scanner) = scanner else { return Vec::new() };
-        self.dropped += scanner.scan(text, location, &mut self.scratch).dropped as u64;
+        let st = scanner.scan(text, location, &mut self.scratch);
+        count(&mut self.dropped, &mut self.decode_capped, st);
         let redactions = if scanner.options().show_values {
             Vec::new()
         } else {
@@ -130,14 +133,16 @@ impl Findings {
         out: &mut Vec<EventBody>,
     ) {
         let Some(scanner) = self.detection.scanner(&origin) else { return };
-        self.dropped += state.push(scanner, chunk, Location::Payload, &mut self.scratch).dropped as u64;
+        let st = state.push(scanner, chunk, Location::Payload, &mut self.scratch);
+        count(&mut self.dropped, &mut self.decode_capped, st);
         self.emit(origin, out);
     }
 
     /// Ends a stream: what touches its last byte.
     pub(crate) fn finish_stream(&mut self, state: &mut StreamScanner, origin: Origin<'_>, out: &mut Vec<EventBody>) {
         let Some(scanner) = self.detection.scanner(&origin) else { return };
-        self.dropped += state.finish(scanner, Location::Payload, &mut self.scratch).dropped as u64;
+        let st = state.finish(scanner, Location::Payload, &mut self.scratch);
+        count(&mut self.dropped, &mut self.decode_capped, st);
         self.emit(origin, out);
     }
 
@@ -151,6 +156,12 @@ impl Findings {
             out.push(EventBody::Leak(Box::new(leak_record(f, origin))));
         }
     }
+}
+
+/// Adds a scan's caps hits to the stage's counts (fields apart: the scanner borrows the rest).
+fn count(dropped: &mut u64, decode_capped: &mut u64, st: ScanStats) {
+    *dropped += st.dropped as u64;
+    *decode_capped += u64::from(st.decode_capped);
 }
 
 /// Whether a payload is binary rather than text: under 3/4 printable ASCII (with tab, CR, LF)

@@ -119,6 +119,11 @@ impl<'s> Handler<'s> {
         self.findings.dropped
     }
 
+    /// Scans whose decoding stopped at its budget (counted in `stats.caps.identifier_decoding`).
+    pub(crate) fn findings_decode_capped(&self) -> u64 {
+        self.findings.decode_capped
+    }
+
     pub(crate) fn take_error(&mut self) -> std::io::Result<()> {
         self.error.take().map_or(Ok(()), Err)
     }

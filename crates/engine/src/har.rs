@@ -33,8 +33,8 @@ pub(crate) fn looks_like_har(name: &str, head: &[u8]) -> bool {
 #[derive(Debug)]
 pub(crate) struct HarRead {
     pub(crate) entries: u64,
-    /// Why the file was not read to its end ("HAR ends early at line 12, column 3", or "HAR
-    /// breaks (<JSON error>) at ..."), when it was not.
+    /// Why the file was not read to its end ("HAR ends early at byte offset 812 (line 12,
+    /// column 3)", or "HAR breaks (<JSON error>) at ..."), when it was not.
     pub(crate) stopped: Option<String>,
 }
 
@@ -80,10 +80,12 @@ pub(crate) fn run(
         }
     })?;
     counters.add(Counter::HarEntrySkipped, log.report.entries_skipped as u64 + log.report.entries_over_cap as u64);
+    counters.add(Counter::HarItems, log.report.items_over_cap as u64);
+    counters.add(Counter::HarPages, log.report.pages_over_cap as u64);
     let stopped = log.report.stopped.map(|st| {
         counters.add(if st.eof { Counter::TruncatedFile } else { Counter::CorruptFile }, 1);
         let what = if st.eof { "HAR ends early".to_string() } else { format!("HAR breaks ({})", st.message) };
-        format!("{what} at line {}, column {}", st.line, st.column)
+        format!("{what} at byte offset {} (line {}, column {})", st.offset, st.line, st.column)
     });
     Ok(HarRead { entries: read, stopped })
 }
@@ -228,7 +230,8 @@ mod tests {
         assert_eq!(http, 1, "the entry before the cut is read");
         assert_eq!(outcome.readable_inputs, 1);
         assert_eq!(outcome.problems.len(), 1, "{:?}", outcome.problems);
-        assert!(outcome.problems[0].starts_with("x.har: HAR ends early at line"), "{}", outcome.problems[0]);
+        let expected = format!("x.har: HAR ends early at byte offset {} (line ", cut.len());
+        assert!(outcome.problems[0].starts_with(&expected), "{}", outcome.problems[0]);
         assert!(outcome.stats.inputs[0].error.is_some());
         assert_eq!(outcome.stats.counters.get(Counter::TruncatedFile), 1);
 

@@ -151,6 +151,7 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
                             counters.add(
                                 match e {
                                     CaptureError::Truncated { .. } => Counter::TruncatedFile,
+                                    CaptureError::TooLarge { .. } => Counter::CaptureRecord,
                                     _ => Counter::CorruptFile,
                                 },
                                 1,
@@ -186,6 +187,7 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
     outcome.stats.icmp_packets = table.icmp_packets;
     counters.merge(&table.handler_mut().counters);
     counters.add(Counter::FindingsCap, table.handler_mut().findings_dropped());
+    counters.add(Counter::IdentifierDecoding, table.handler_mut().findings_decode_capped());
     outcome.stats.counters = counters;
     let timestamp = last_ts.unwrap_or_else(wall_clock);
     let stats_event =

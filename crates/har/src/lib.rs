@@ -177,21 +177,26 @@ pub enum HarError {
         message: String,
     },
     /// Not JSON, or JSON that breaks before the first entry.
-    #[error("not valid JSON at line {line}, column {column}: {message}")]
+    #[error("not valid JSON at byte offset {offset} (line {line}, column {column}): {message}")]
     Json {
+        /// Byte offset of the problem in the input (for compressed input, in the decompressed
+        /// data).
+        offset: usize,
         /// 1-based line.
         line: usize,
-        /// 1-based column.
+        /// 1-based column, in bytes.
         column: usize,
         /// The JSON parser's message.
         message: String,
     },
     /// The text ends before the first entry.
-    #[error("HAR ends at line {line}, column {column}, before its first entry")]
+    #[error("HAR ends at byte offset {offset} (line {line}, column {column}), before its first entry")]
     Truncated {
+        /// The input's length (for compressed input, the decompressed data's).
+        offset: usize,
         /// 1-based line.
         line: usize,
-        /// 1-based column.
+        /// 1-based column, in bytes.
         column: usize,
     },
     /// Valid JSON, but not a HAR.
@@ -242,26 +247,45 @@ pub fn parse_each<F: FnMut(Entry)>(bytes: &[u8], limits: &Limits, on_entry: F) -
             if let Some(reason) = st.not_har {
                 return Err(HarError::NotHar { reason });
             }
-            let (line, column) = (e.line(), e.column());
+            let (line, column, eof) = (e.line(), e.column(), e.is_eof());
+            // Where in the input: found again from the text's position, on this path only.
+            let at = text_offset(&text, line, column, eof);
+            drop(de);
+            let cut = st.saw_entries && st.in_entries && cut_entry(&text, &st);
+            drop(text);
+            let offset = prepare::input_offset(bytes, limits, at);
             if !st.saw_entries {
-                return Err(if e.is_eof() {
-                    HarError::Truncated { line, column }
+                return Err(if eof {
+                    HarError::Truncated { offset, line, column }
                 } else {
-                    HarError::Json { line, column, message: message(&e) }
+                    HarError::Json { offset, line, column, message: message(&e) }
                 });
             }
-            if st.in_entries && cut_entry(&text, &st) {
+            if cut {
                 let index = st.log.report.entries_seen;
                 st.log.report.entries_seen += 1;
-                st.skip(index, if e.is_eof() { SkipReason::Truncated } else { SkipReason::Malformed });
+                st.skip(index, if eof { SkipReason::Truncated } else { SkipReason::Malformed });
             }
-            st.log.report.stopped = Some(Stopped { line, column, eof: e.is_eof(), message: message(&e) });
+            st.log.report.stopped = Some(Stopped { offset, line, column, eof, message: message(&e) });
         }
     }
     if !(st.saw_entries || (st.saw_log && st.saw_creator)) {
         return Err(HarError::NotHar { reason: "no \"log\" object with entries or a creator" });
     }
     Ok(st.log)
+}
+
+/// The byte offset in `text` of serde_json's error position (1-based line, byte column): the
+/// last byte the parser read, or the end of the text when it ran out.
+fn text_offset(text: &str, line: usize, column: usize, eof: bool) -> usize {
+    if eof {
+        return text.len();
+    }
+    let line_start = match line {
+        0 | 1 => 0,
+        n => text.bytes().enumerate().filter(|&(_, b)| b == b'\n').nth(n - 2).map_or(text.len(), |(i, _)| i + 1),
+    };
+    (line_start + column).saturating_sub(1).min(text.len())
 }
 
 /// Whether the text after the last complete entry holds the beginning of another one (so the

@@ -399,10 +399,13 @@ pub enum SkipReason {
 /// Where and why reading stopped early.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stopped {
+    /// Byte offset of the problem in the input (for compressed input, in the decompressed
+    /// data); the input's length when it ends early.
+    pub offset: usize,
     /// 1-based line of the problem, in the text as parsed (after decompression and UTF-16
     /// conversion, if any).
     pub line: usize,
-    /// 1-based column.
+    /// 1-based column, in bytes.
     pub column: usize,
     /// The input ended (truncated) rather than broke (corrupt).
     pub eof: bool,

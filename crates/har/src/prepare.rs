@@ -69,21 +69,15 @@ fn inflate(b: &[u8], kind: &'static str, max: usize) -> Result<Vec<u8>, HarError
 /// BOM and encoding: UTF-8 (BOM stripped), UTF-16 with a BOM (converted: Windows tools write
 /// it), anything else as UTF-8 with invalid sequences replaced by U+FFFD.
 fn decode_text<'a>(b: &'a [u8], report: &mut Report) -> Cow<'a, str> {
-    let (b, utf16_be) = match b {
-        [0xef, 0xbb, 0xbf, rest @ ..] => {
-            report.bom = Some("utf-8");
-            (rest, None)
-        }
-        [0xff, 0xfe, rest @ ..] => {
-            report.bom = Some("utf-16le");
-            (rest, Some(false))
-        }
-        [0xfe, 0xff, rest @ ..] => {
-            report.bom = Some("utf-16be");
-            (rest, Some(true))
-        }
-        _ => (b, None),
-    };
+    let (bom, utf16_be) = bom(b);
+    if bom > 0 {
+        report.bom = Some(match utf16_be {
+            None => "utf-8",
+            Some(false) => "utf-16le",
+            Some(true) => "utf-16be",
+        });
+    }
+    let b = &b[bom..];
     if let Some(be) = utf16_be {
         let units = b.chunks(2).map(|c| match c {
             [x, y] if be => u16::from_be_bytes([*x, *y]),
@@ -99,6 +93,89 @@ fn decode_text<'a>(b: &'a [u8], report: &mut Report) -> Cow<'a, str> {
     s
 }
 
+/// The length of the byte order mark `b` starts with (0 without one), and for UTF-16 whether
+/// it is big-endian.
+fn bom(b: &[u8]) -> (usize, Option<bool>) {
+    match b {
+        [0xef, 0xbb, 0xbf, ..] => (3, None),
+        [0xff, 0xfe, ..] => (2, Some(false)),
+        [0xfe, 0xff, ..] => (2, Some(true)),
+        _ => (0, None),
+    }
+}
+
+/// The byte offset in the input of byte `at` of the text [`prepare`] made of it (after
+/// decompression, which no offset sees through: for compressed input, the offset in the
+/// decompressed data). Undoes [`repair`]'s splices, the UTF-16 conversion, the replacement of
+/// invalid UTF-8 and the byte order mark; a byte that a repair or a replacement produced maps
+/// to the start of what it replaced. Runs the preparation again: for error messages only.
+pub(crate) fn input_offset(bytes: &[u8], limits: &Limits, at: usize) -> usize {
+    let inflated;
+    let bytes: &[u8] = match compression(bytes) {
+        Some(kind) => match inflate(bytes, kind, limits.max_input_bytes) {
+            Ok(b) => {
+                inflated = b;
+                &inflated
+            }
+            Err(_) => return at,
+        },
+        None => bytes,
+    };
+    let text = decode_text(bytes, &mut Report::default());
+    let at = unrepair(&text, at);
+    let (bom, utf16) = bom(bytes);
+    let offset = match utf16 {
+        // Each UTF-16 unit is two bytes; a unit that did not decode became one U+FFFD.
+        Some(_) => {
+            let units: usize =
+                text.char_indices().take_while(|&(i, c)| i + c.len_utf8() <= at).map(|(_, c)| c.len_utf16()).sum();
+            bom + 2 * units
+        }
+        None => bom + unreplace(&bytes[bom..], at),
+    };
+    offset.min(bytes.len())
+}
+
+/// The offset in `text` before [`repair`] of byte `at` of the repaired text.
+fn unrepair(text: &str, at: usize) -> usize {
+    // Repaired text before the next splice is the original shifted by `delta`.
+    let mut delta = 0isize;
+    let mut found = None;
+    scan_repairs(text, &mut Report::default(), |from, len, with| {
+        if found.is_some() {
+            return;
+        }
+        let out_from = from.saturating_add_signed(delta);
+        if at < out_from {
+            found = Some(at.saturating_add_signed(-delta));
+        } else if at < out_from + with.len() {
+            found = Some(from);
+        }
+        delta += with.len() as isize - len as isize;
+    });
+    found.unwrap_or_else(|| at.saturating_add_signed(-delta))
+}
+
+/// The offset in `b` of byte `at` of `String::from_utf8_lossy(b)`, which replaces each
+/// invalid sequence by one U+FFFD (3 bytes).
+fn unreplace(b: &[u8], at: usize) -> usize {
+    let (mut inp, mut out) = (0, 0);
+    for chunk in b.utf8_chunks() {
+        let valid = chunk.valid().len();
+        if at < out + valid {
+            return inp + (at - out);
+        }
+        (inp, out) = (inp + valid, out + valid);
+        if !chunk.invalid().is_empty() {
+            if at < out + 3 {
+                return inp;
+            }
+            (inp, out) = (inp + chunk.invalid().len(), out + 3);
+        }
+    }
+    inp + at.saturating_sub(out)
+}
+
 /// One pass over the text that fixes what serde_json (rightly, by the JSON grammar) refuses
 /// but real HAR files contain; `None` when nothing needed fixing.
 ///
@@ -109,19 +186,27 @@ fn decode_text<'a>(b: &'a [u8], report: &mut Report) -> Cow<'a, str> {
 ///
 /// Strings are tracked with their escapes, so nothing inside a string is mistaken for a token.
 pub(crate) fn repair(text: &str, report: &mut Report) -> Option<String> {
-    let b = text.as_bytes();
     let mut out: Option<String> = None;
     // Everything before `copied` is already in `out` (when it exists).
     let mut copied = 0;
+    scan_repairs(text, report, |at, len, with| {
+        let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
+        o.push_str(&text[copied..at]);
+        o.push_str(with);
+        copied = at + len;
+    });
+    out.map(|mut o| {
+        o.push_str(&text[copied.min(text.len())..]);
+        o
+    })
+}
+
+/// Finds what [`repair`] fixes and calls `splice(at, len, with)` for each, in order: replace
+/// `text[at..at + len]` by `with`.
+fn scan_repairs(text: &str, report: &mut Report, mut splice: impl FnMut(usize, usize, &str)) {
+    let b = text.as_bytes();
     let mut in_string = false;
     let mut i = 0;
-    // Replaces text[at..at + len] by `with` in the output.
-    let splice = |out: &mut Option<String>, copied: &mut usize, at: usize, len: usize, with: &str| {
-        let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
-        o.push_str(&text[*copied..at]);
-        o.push_str(with);
-        *copied = at + len;
-    };
     while i < b.len() {
         let c = b[i];
         if in_string {
@@ -138,14 +223,14 @@ pub(crate) fn repair(text: &str, report: &mut Report) -> Option<String> {
                                     i += 12;
                                 } else {
                                     report.lone_surrogates += 1;
-                                    splice(&mut out, &mut copied, i, 6, "\\uFFFD");
+                                    splice(i, 6, "\\uFFFD");
                                     i += 6;
                                 }
                                 continue;
                             }
                             Some(0xdc00..=0xdfff) => {
                                 report.lone_surrogates += 1;
-                                splice(&mut out, &mut copied, i, 6, "\\uFFFD");
+                                splice(i, 6, "\\uFFFD");
                                 i += 6;
                                 continue;
                             }
@@ -166,7 +251,9 @@ pub(crate) fn repair(text: &str, report: &mut Report) -> Option<String> {
                 }
                 0x00..=0x1f => {
                     report.control_chars += 1;
-                    splice(&mut out, &mut copied, i, 1, &format!("\\u{c:04x}"));
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let esc = [b'\\', b'u', b'0', b'0', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]];
+                    splice(i, 1, std::str::from_utf8(&esc).unwrap_or("\\ufffd"));
                 }
                 _ => {}
             }
@@ -185,16 +272,12 @@ pub(crate) fn repair(text: &str, report: &mut Report) -> Option<String> {
         };
         if let Some(t) = token.filter(|t| b[i..].starts_with(t)) {
             report.non_finite_numbers += 1;
-            splice(&mut out, &mut copied, i, t.len(), "null");
+            splice(i, t.len(), "null");
             i += t.len();
             continue;
         }
         i += 1;
     }
-    out.map(|mut o| {
-        o.push_str(&text[copied.min(text.len())..]);
-        o
-    })
 }
 
 fn hex4(b: &[u8], at: usize) -> Option<u16> {

@@ -265,8 +265,8 @@ fn trailing_garbage_and_missing_log_wrapper() {
 fn not_json_and_not_har_are_clear_errors() {
     let l = Limits::default();
     let e = parse(b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00", &l).unwrap_err();
-    assert!(matches!(e, HarError::Json { line: 1, column: 1, .. }), "{e}");
-    assert!(e.to_string().starts_with("not valid JSON at line 1, column 1: "), "{e}");
+    assert!(matches!(e, HarError::Json { offset: 0, line: 1, column: 1, .. }), "{e}");
+    assert!(e.to_string().starts_with("not valid JSON at byte offset 0 (line 1, column 1): "), "{e}");
     assert!(matches!(parse(b"", &l), Err(HarError::Truncated { .. })));
     assert!(matches!(parse(b"[1,2]", &l), Err(HarError::NotHar { .. })));
     assert!(matches!(parse(br#"{"name":"pkg","version":"1.0"}"#, &l), Err(HarError::NotHar { .. })));
@@ -275,7 +275,7 @@ fn not_json_and_not_har_are_clear_errors() {
     assert!(matches!(parse(br#"{"version":"2","entries":5}"#, &l), Err(HarError::NotHar { .. })));
     assert!(matches!(parse(br#"{"log":{"creator":{"name":"x"},"pag"#, &l), Err(HarError::Truncated { .. })));
     let e = parse(br#"{"log":{"creator":{"name":"x"}, oops"#, &l).unwrap_err();
-    assert!(matches!(e, HarError::Json { line: 1, column: 33, .. }), "{e}");
+    assert!(matches!(e, HarError::Json { offset: 32, line: 1, column: 33, .. }), "{e}");
     // A HAR with a creator and no entries is a HAR, empty.
     assert!(ok(r#"{"log":{"creator":{"name":"x"}}}"#).entries.is_empty());
     assert!(ok(r#"{"log":{"creator":{"name":"x"},"entries":null}}"#).entries.is_empty());
@@ -347,4 +347,55 @@ fn compressed_and_latin1_bodies_are_pointed_out() {
     let post = e.request.post_data.as_ref().unwrap().text.as_ref().unwrap();
     assert_eq!(post.compressed_as(), None);
     assert_eq!(post.latin1().unwrap(), [0x1f, 0x8b, 8, 0, 0xff]);
+}
+
+/// The byte offset an error names, for `parse(bytes)`.
+fn error_offset(bytes: &[u8]) -> usize {
+    match parse(bytes, &Limits::default()) {
+        Err(HarError::Json { offset, .. } | HarError::Truncated { offset, .. }) => offset,
+        Ok(h) => h.log.report.stopped.expect("stopped").offset,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn error_offsets_are_the_input_s_bytes_whatever_was_repaired() {
+    let at = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle).unwrap();
+    let plain = br#"{"log":{"creator":{"name":"x"}, oops"#;
+    assert_eq!(error_offset(plain), 32);
+    // A byte order mark, then the text.
+    let bom = [&b"\xef\xbb\xbf"[..], plain].concat();
+    assert_eq!(error_offset(&bom), 35);
+    // UTF-16: two bytes a unit ("é" is one unit, two bytes of UTF-8), after a two-byte mark.
+    let text = r#"{"log":{"creator":{"name":"é"}, oops"#;
+    let utf16: Vec<u8> = [0xff, 0xfe].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    assert_eq!(error_offset(&utf16), 2 + 2 * 32);
+    // Repairs change lengths: raw control characters (1 byte, escaped as 6), NaN and
+    // -Infinity (null), lone surrogates (same length), invalid UTF-8 (replaced by 3 bytes).
+    for bytes in [
+        &b"{\"log\":{\"creator\":{\"name\":\"x\ty\n\"}, oops"[..],
+        br#"{"log":{"creator":{"name":"x"},"a":NaN,"b":[-Infinity,Infinity], oops"#,
+        br#"{"log":{"creator":{"name":"\uD800x"}, oops"#,
+        b"{\"log\":{\"creator\":{\"name\":\"\xff\xfe\xc3\"}, oops",
+    ] {
+        assert_eq!(error_offset(bytes), at(bytes, b"oops"), "{}", String::from_utf8_lossy(bytes));
+        let gzip = gzip(bytes);
+        assert_eq!(error_offset(&gzip), at(bytes, b"oops"), "gzip: {}", String::from_utf8_lossy(bytes));
+    }
+    // A file that ends early: its length.
+    let cut = br#"{"log":{"creator":{"name":"x\t"},"pag"#;
+    assert_eq!(error_offset(cut), cut.len());
+    // Inside the entries, after the first one: where reading stopped.
+    let full = har(&format!("{{{REQ}}},{{{REQ}}}"));
+    let broken = full.replacen("\"headers\"", "\"headers\" 7", 2).replacen("\"headers\" 7", "\"headers\"", 1);
+    assert_eq!(error_offset(broken.as_bytes()), at(broken.as_bytes(), b"7"));
+    let cut = &full.as_bytes()[..full.len() - 20];
+    assert_eq!(error_offset(cut), cut.len());
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(bytes).unwrap();
+    z.finish().unwrap()
 }

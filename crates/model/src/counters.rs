@@ -73,7 +73,9 @@ counters! {
     FragmentOverlap = (Anomaly, "ip_fragment_overlap"),
     /// Incomplete datagrams dropped after the fragment timeout.
     FragmentTimeout = (Anomaly, "ip_fragment_timeout"),
-    /// Fragments dropped because a fragment cap (per datagram or in total) was reached.
+    /// Fragments dropped because a fragment cap was reached: bytes held
+    /// (`--frag-buffer-total`), incomplete datagrams (`--max-frag-datagrams`), or 256
+    /// fragments in one datagram.
     FragmentCap = (Cap, "ip_fragment_memory"),
 
     // --- TCP ---------------------------------------------------------------------------------
@@ -111,14 +113,16 @@ counters! {
     TlsAfterCleartext = (Anomaly, "tls_after_cleartext"),
     /// Unrecognised streams that turned to HTTP (after a SOCKS exchange, for instance).
     HttpAfterCleartext = (Anomaly, "http_after_cleartext"),
-    /// DNS messages that reached a parser limit: more than 256 questions or 1024 records (the
-    /// rest were not read), or a name that followed more than 128 compression pointers (it
-    /// was skipped). Their `dns` event lists `limit_reached`.
+    /// DNS messages that reached a parser limit: more than 256 questions or
+    /// `--max-dns-records` records (the rest were not read), or a name that followed more than
+    /// `--max-dns-pointers` compression pointers (it was skipped). Their `dns` event lists
+    /// `limit_reached`.
     DnsMessageLimit = (Cap, "dns_message_limit"),
     /// Times the table of names learnt from DNS answers reached `--max-dns-names` and was
     /// forgotten at once (later flows to those addresses go unnamed until asked again).
     DnsNamesTable = (Cap, "dns_names_table"),
-    /// QUIC connections whose CRYPTO data outgrew its buffer (the hello may be lost).
+    /// QUIC connections whose CRYPTO data outgrew its buffer (`--max-tls-handshake`, or 64
+    /// out-of-order pieces); the hello may be lost.
     QuicCryptoCap = (Cap, "quic_crypto_buffer"),
     /// QUIC connections whose client Initials never decrypted (no hello read).
     QuicUndecryptable = (Anomaly, "quic_undecryptable"),
@@ -144,6 +148,17 @@ counters! {
     /// Decrypted QUIC stream bytes that arrived too far ahead of a hole for the per-connection
     /// buffer: the stream skipped the hole (its message ends incomplete).
     QuicStreamBufferCap = (Cap, "quic_stream_buffer"),
+    /// HTTP requests reported without waiting for their response because 64 requests of the
+    /// connection were already waiting (the oldest goes first; a response that comes later is
+    /// paired with a later request).
+    HttpPendingRequests = (Cap, "http_pending_requests"),
+    /// HTTP requests whose method the response parser could not remember, 1024 of the
+    /// connection's being unanswered already: a response to a HEAD or CONNECT among them may
+    /// be misframed.
+    HttpPendingMethods = (Cap, "http_pending_methods"),
+    /// QUIC connections whose Initial packets needed a fifth key set (more connection IDs or
+    /// salts than a client uses); packets under further keys were not decrypted.
+    QuicKeySets = (Cap, "quic_key_sets"),
 
     // --- capture files -----------------------------------------------------------------------
     /// Capture files that ended in the middle of a record.
@@ -161,6 +176,18 @@ counters! {
     FindingsCap = (Cap, "findings"),
     /// HAR entries skipped: not an object, no request, over the entry size or count cap.
     HarEntrySkipped = (Skipped, "har_entry_skipped"),
+    /// HAR list items (headers, cookies, query or form parameters, WebSocket messages) dropped
+    /// past 10 000 in their list; not searched.
+    HarItems = (Cap, "har_items"),
+    /// HAR pages past 10 000, not kept (pages carry no traffic; only their titles are lost).
+    HarPages = (Cap, "har_pages"),
+    /// Identifier scans whose decoding pre-passes (percent and JSON escapes) stopped at the
+    /// budget of 1 MiB of escaped text per scanned text; what lies past it was searched as
+    /// sent, not decoded.
+    IdentifierDecoding = (Cap, "identifier_decoding"),
+    /// Capture files in which reading stopped at a record (pcap packet or pcapng block) longer
+    /// than `--max-capture-record`.
+    CaptureRecord = (Cap, "capture_record"),
 }
 
 /// The three objects of the `stats` event.

@@ -30,8 +30,8 @@
 //! integrity tags are not checked, and nothing is decrypted beyond the client's Initials.
 //!
 //! Hostile input: every length is checked against the datagram; the only buffers are the
-//! decryption buffer (one packet) and the CRYPTO reassembler (capped at [`CRYPTO_CAP`] bytes
-//! and [`MAX_PIECES`] out-of-order pieces); at most [`MAX_KEYS`] key sets are derived per
+//! decryption buffer (one packet) and the CRYPTO reassembler (capped at [`CRYPTO_CAP`] bytes,
+//! or [`QuicConnection::with_crypto_cap`]'s, and [`MAX_PIECES`] out-of-order pieces); at most [`MAX_KEYS`] key sets are derived per
 //! connection; a connection that makes no progress for 64 client datagrams stops looking.
 
 use std::ops::Range;
@@ -53,7 +53,7 @@ const Q050: u32 = u32::from_be_bytes(*b"Q050");
 const T050: u32 = u32::from_be_bytes(*b"T050");
 const T051: u32 = u32::from_be_bytes(*b"T051");
 
-/// Cap on CRYPTO bytes held per connection. A ClientHello with post-quantum key shares is
+/// Default cap on CRYPTO bytes held per connection. A ClientHello with post-quantum key shares is
 /// 2-10 KB; TLS allows 16 MB, which no client sends.
 pub const CRYPTO_CAP: usize = 64 * 1024;
 /// Out-of-order CRYPTO pieces held at once. Chrome cuts its hello into a dozen or so frames
@@ -104,7 +104,7 @@ pub struct Anomalies {
     /// The CRYPTO stream restarted under a new connection ID (after a Retry, or a new
     /// connection on the same ports).
     pub crypto_restarts: u32,
-    /// CRYPTO data beyond [`CRYPTO_CAP`] or [`MAX_PIECES`] was dropped. When the hello itself
+    /// CRYPTO data beyond the cap ([`CRYPTO_CAP`]) or [`MAX_PIECES`] was dropped. When the hello itself
     /// is larger than the cap, the connection stops.
     pub crypto_cap_hit: bool,
     /// A key set was needed beyond [`MAX_KEYS`].
@@ -155,6 +155,12 @@ impl QuicConnection {
     /// A connection that has seen nothing yet. Allocates nothing until an Initial arrives.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A connection that holds at most `cap` bytes of CRYPTO data instead of [`CRYPTO_CAP`]
+    /// (a hello longer than that is not read).
+    pub fn with_crypto_cap(cap: usize) -> Self {
+        QuicConnection { crypto: CryptoStream::with_cap(cap), ..Self::default() }
     }
 
     /// A datagram from the client. Returns the hello once, when it first completes; after
@@ -399,7 +405,7 @@ impl QuicConnection {
             return None;
         }
         let len = 4 + (usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2));
-        if len > CRYPTO_CAP {
+        if len > self.crypto.cap {
             self.anomalies.crypto_cap_hit = true;
             self.finish();
             return None;
@@ -963,27 +969,33 @@ fn parse_chlo(d: &[u8]) -> Option<Chlo<'_>> {
 // ---- CRYPTO reassembly ----
 
 /// The client's CRYPTO stream: the contiguous prefix from offset 0, and out-of-order pieces
-/// waiting for the gap before them. Bytes held never pass [`CRYPTO_CAP`]. Where copies of a
+/// waiting for the gap before them. Bytes held never pass `cap`. Where copies of a
 /// byte overlap, whichever reaches the prefix first is kept: clients resend the same bytes.
 #[derive(Debug)]
 struct CryptoStream {
     prefix: Vec<u8>,
     pieces: Vec<(usize, Vec<u8>)>,
     held: usize,
-    /// Bytes past this offset are dropped: [`CRYPTO_CAP`], then the hello's end once known.
+    /// Bytes past this offset are dropped: `cap`, then the hello's end once known.
     limit: usize,
+    /// Bytes held at most ([`CRYPTO_CAP`] by default).
+    cap: usize,
     cap_hit: bool,
 }
 
 impl Default for CryptoStream {
     fn default() -> Self {
-        CryptoStream { prefix: Vec::new(), pieces: Vec::new(), held: 0, limit: CRYPTO_CAP, cap_hit: false }
+        CryptoStream::with_cap(CRYPTO_CAP)
     }
 }
 
 impl CryptoStream {
+    fn with_cap(cap: usize) -> CryptoStream {
+        CryptoStream { prefix: Vec::new(), pieces: Vec::new(), held: 0, limit: cap, cap, cap_hit: false }
+    }
+
     fn reset(&mut self) {
-        *self = CryptoStream { cap_hit: self.cap_hit, ..CryptoStream::default() };
+        *self = CryptoStream { cap_hit: self.cap_hit, ..CryptoStream::with_cap(self.cap) };
     }
 
     fn push(&mut self, offset: u64, data: &[u8]) {
@@ -997,7 +1009,7 @@ impl CryptoStream {
             return;
         };
         if end > self.limit {
-            self.cap_hit |= self.limit == CRYPTO_CAP;
+            self.cap_hit |= self.limit == self.cap;
         }
         let end = end.min(self.limit);
         if end <= have || start >= end {
@@ -1009,7 +1021,7 @@ impl CryptoStream {
             self.drain();
         } else if self.pieces.iter().any(|(o, d)| *o <= start && o + d.len() >= end) {
             // A resend of a piece held already.
-        } else if self.pieces.len() >= MAX_PIECES || self.prefix.len() + self.held + data.len() > CRYPTO_CAP {
+        } else if self.pieces.len() >= MAX_PIECES || self.prefix.len() + self.held + data.len() > self.cap {
             self.cap_hit = true;
         } else {
             self.held += data.len();
@@ -1636,6 +1648,15 @@ mod tests {
         }
         assert!(c.crypto.pieces.len() <= MAX_PIECES);
         assert!(c.crypto.held <= CRYPTO_CAP);
+
+        // A smaller cap: a hello longer than it is not read; one within it is.
+        let hello = hello_of(b"x", 10);
+        let p = seal_initial(VERSION_1, DCID, DCID, 0, &crypto_frame(0, &hello));
+        let mut c = QuicConnection::with_crypto_cap(hello.len() - 1);
+        assert_eq!(c.client_datagram(&p), None);
+        assert!(c.is_done() && c.anomalies().crypto_cap_hit);
+        let mut c = QuicConnection::with_crypto_cap(hello.len());
+        assert!(c.client_datagram(&p).is_some() && !c.anomalies().crypto_cap_hit);
 
         // Key derivations per connection are bounded, whatever the DCIDs.
         let mut c = QuicConnection::new();

@@ -17,30 +17,30 @@ use super::{Context, Dissector};
 /// Largest DNS message reassembled from TCP (the protocol's own maximum).
 const DNS_TCP_MAX: usize = 65_535;
 
-/// DNS datagrams: each one message, no state.
-pub(crate) struct DnsDatagrams;
+/// DNS datagrams: each one message, no state but the parser's caps.
+pub(crate) struct DnsDatagrams(pub(crate) dns::Limits);
 
 impl Dissector for DnsDatagrams {
     fn datagram(&mut self, dir: Direction, bytes: &[u8], cx: &mut Context<'_>) {
-        dns_event(dir, bytes, cx);
+        dns_event(dir, bytes, &self.0, cx);
     }
 }
 
 /// DNS over TCP: a framer per direction.
-pub(crate) struct DnsStream([dns::TcpFramer; 2]);
+pub(crate) struct DnsStream([dns::TcpFramer; 2], dns::Limits);
 
 impl DnsStream {
-    pub(crate) fn new() -> DnsStream {
-        DnsStream([dns::TcpFramer::new(DNS_TCP_MAX), dns::TcpFramer::new(DNS_TCP_MAX)])
+    pub(crate) fn new(limits: dns::Limits) -> DnsStream {
+        DnsStream([dns::TcpFramer::new(DNS_TCP_MAX), dns::TcpFramer::new(DNS_TCP_MAX)], limits)
     }
 }
 
 impl Dissector for DnsStream {
     fn stream(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Context<'_>) {
-        let framer = &mut self.0[dir.index()];
+        let (framer, limits) = (&mut self.0[dir.index()], &self.1);
         match chunk {
             Chunk::Data { bytes, .. } => {
-                framer.push(bytes, |msg| dns_event(dir, msg, cx));
+                framer.push(bytes, |msg| dns_event(dir, msg, limits, cx));
             }
             Chunk::Gap { .. } => framer.gap(),
         }
@@ -49,8 +49,8 @@ impl Dissector for DnsStream {
 
 /// A DNS message as an event, and nothing for bytes that are not one. Its A/AAAA answers are
 /// remembered for naming flows; the names it sends are searched for identifiers.
-fn dns_event(dir: Direction, msg: &[u8], cx: &mut Context<'_>) {
-    let Ok(m) = dns::parse(msg, &dns::Limits::default()) else { return };
+fn dns_event(dir: Direction, msg: &[u8], limits: &dns::Limits, cx: &mut Context<'_>) {
+    let Ok(m) = dns::parse(msg, limits) else { return };
     if m.anomalies.contains(dns::Anomalies::LIMIT_REACHED) {
         cx.counters.add(Counter::DnsMessageLimit, 1);
     }

@@ -16,7 +16,8 @@ use phonehome_detect::Location;
 
 use super::{Context, Dissector, ProtocolLimits};
 
-/// Requests kept while they wait for a response; beyond it the oldest is sent unanswered.
+/// Requests kept while they wait for a response; beyond it the oldest is sent unanswered
+/// (counted in `caps.http_pending_requests`).
 const MAX_WAITING: usize = 64;
 
 pub(crate) struct HttpDissector {
@@ -53,6 +54,7 @@ impl Transactions {
                 if self.waiting.len() >= MAX_WAITING
                     && let Some(old) = self.waiting.pop_front()
                 {
+                    cx.counters.add(Counter::HttpPendingRequests, 1);
                     cx.out.push(EventBody::Http(Box::new(old)));
                 }
                 let mut record = request_record(&r);
@@ -148,6 +150,7 @@ impl Dissector for HttpDissector {
             cx.counters.add(Counter::HttpBodyCap, s.bodies_truncated);
             cx.counters.add(Counter::HttpDecodeError, s.decode_errors);
             cx.counters.add(Counter::HttpJunk, s.junk + s.framing_errors);
+            cx.counters.add(Counter::HttpPendingMethods, s.pending_dropped);
         }
         cx.counters.add(Counter::HttpUnmatchedResponse, self.tx.unmatched);
     }

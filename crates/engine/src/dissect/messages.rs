@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use phonehome_detect::Location;
-use phonehome_model::Direction;
 use phonehome_model::event::{EventBody, HttpRecord};
 use phonehome_model::text::WireText;
+use phonehome_model::{Counter, Direction};
 use phonehome_protocols::h2::{Event, HeaderBlock};
 use phonehome_protocols::http::Side;
 
@@ -30,7 +30,7 @@ pub(crate) struct Messages {
     open: BTreeMap<u64, HttpRecord>,
     /// Responses on a stream that carried no request head (a capture or decryption that
     /// started mid-connection).
-    pub(crate) unmatched: u64,
+    unmatched: u64,
 }
 
 impl Messages {
@@ -130,6 +130,16 @@ impl Messages {
             }
             Event::Data { .. } | Event::Reset { .. } | Event::GoAway { .. } => {}
         }
+    }
+
+    /// Adds the caps and anomalies of a connection's messages to the run's counters (HTTP/2
+    /// and HTTP/3 bodies and header lists are capped by the same flags as HTTP/1.x).
+    pub(crate) fn count(&self, m: &phonehome_protocols::h2::MessageStats, cx: &mut Context<'_>) {
+        cx.counters.add(Counter::HttpBodyCap, m.bodies_truncated);
+        cx.counters.add(Counter::HttpHeaderCountCap, m.headers_truncated);
+        cx.counters.add(Counter::HttpDecodeError, m.decode_errors);
+        cx.counters.add(Counter::HttpHeaderBlockError, m.block_errors);
+        cx.counters.add(Counter::HttpUnmatchedResponse, self.unmatched);
     }
 
     /// Sends every transaction still open (the connection ended).

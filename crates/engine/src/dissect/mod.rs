@@ -30,10 +30,12 @@ use crate::findings::{Findings, Origin, redact};
 #[derive(Clone, Debug)]
 pub struct ProtocolLimits {
     /// Bytes a TLS handshake message may take while it is assembled (hellos of 10 KB and
-    /// more are real: post-quantum key shares).
+    /// more are real: post-quantum key shares); also the CRYPTO data held per QUIC connection.
     pub tls_handshake_max: usize,
     /// Addresses remembered from DNS answers to name later flows.
     pub dns_names_max: usize,
+    /// The DNS parser's caps (records per message, compression pointers per name).
+    pub dns: phonehome_protocols::dns::Limits,
     /// The HTTP parser's caps (head size, header count, decoded body size).
     pub http: phonehome_protocols::http::Limits,
     /// The HTTP/2 and HTTP/3 parsers' caps (header tables and blocks, streams, bodies), for
@@ -50,6 +52,7 @@ impl Default for ProtocolLimits {
         ProtocolLimits {
             tls_handshake_max: phonehome_protocols::tls::DEFAULT_CAP,
             dns_names_max: 200_000,
+            dns: phonehome_protocols::dns::Limits::default(),
             http: phonehome_protocols::http::Limits::default(),
             h2: phonehome_protocols::h2::Limits::default(),
             tls_decrypt: phonehome_decrypt::TlsConfig::default(),
@@ -174,8 +177,8 @@ pub(crate) trait Dissector {
 /// The dissector for a flow whose content was recognised as `app_proto`, if there is one.
 pub(crate) fn for_flow(app_proto: &str, carrier: Carrier, limits: &ProtocolLimits) -> Option<Box<dyn Dissector>> {
     match (app_proto, carrier) {
-        ("dns", Carrier::TcpStream) => Some(Box::new(dns::DnsStream::new())),
-        ("dns", Carrier::Udp) => Some(Box::new(dns::DnsDatagrams)),
+        ("dns", Carrier::TcpStream) => Some(Box::new(dns::DnsStream::new(limits.dns))),
+        ("dns", Carrier::Udp) => Some(Box::new(dns::DnsDatagrams(limits.dns))),
         ("tls", Carrier::TcpStream) => Some(Box::new(tls::TlsDissector::new(limits))),
         ("quic", Carrier::Udp) => Some(Box::new(quic::QuicDissector::new(limits))),
         ("http", _) => Some(Box::new(http::HttpDissector::new(limits))),

@@ -62,7 +62,8 @@ struct Frame {
 impl QuicDissector {
     pub(crate) fn new(limits: &ProtocolLimits) -> QuicDissector {
         QuicDissector {
-            conn: QuicConnection::new(),
+            // The CRYPTO stream carries the TLS handshake: the same cap as over TCP.
+            conn: QuicConnection::with_crypto_cap(limits.tls_handshake_max),
             sent: false,
             started: false,
             decrypting: None,
@@ -98,6 +99,9 @@ impl Dissector for QuicDissector {
         let a = self.conn.anomalies();
         if a.crypto_cap_hit {
             cx.counters.add(Counter::QuicCryptoCap, 1);
+        }
+        if a.key_limit_hit {
+            cx.counters.add(Counter::QuicKeySets, 1);
         }
         if !self.sent && a.decrypt_failures > 0 {
             cx.counters.add(Counter::QuicUndecryptable, 1);
@@ -192,8 +196,7 @@ impl Decrypting {
             messages.flush(cx);
             let s = h3.stats();
             cx.counters.add(Counter::H3FrameError, s.frame_errors);
-            cx.counters.add(Counter::HttpHeaderBlockError, s.messages.block_errors);
-            cx.counters.add(Counter::HttpUnmatchedResponse, messages.unmatched);
+            messages.count(&s.messages, cx);
         }
         let decrypted = self.bytes > 0;
         let reason = match self.decryptor.status() {

@@ -231,8 +231,7 @@ impl Plain {
                 messages.flush(cx);
                 let s = conn.stats();
                 cx.counters.add(Counter::H2FrameError, s.frame_errors + s.lost);
-                cx.counters.add(Counter::HttpHeaderBlockError, s.messages.block_errors);
-                cx.counters.add(Counter::HttpUnmatchedResponse, messages.unmatched);
+                messages.count(&s.messages, cx);
             }
             Plain::Raw(mut raw) => raw.finish(cx.findings, cx.out),
         }
