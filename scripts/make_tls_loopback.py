@@ -10,6 +10,10 @@ answers with a gzip-compressed JSON body that echoes one identifier back.
 
 Needs: python3 with `h2` (pip install h2), curl with HTTP/2, openssl, dumpcap; run as a
 user allowed to capture on lo. Usage: scripts/make_tls_loopback.py OUTDIR
+
+With `--bench MB` it makes instead the decryption benchmark capture of BENCHMARKS.md
+(loopback__tls-bench.pcap and .keylog): one TLS 1.3 (AES-256-GCM) HTTP/1.1 download of MB
+megabytes of incompressible data, plus the same request carrying the identifiers.
 """
 
 import gzip
@@ -41,6 +45,9 @@ def response_body():
     return gzip.compress(json.dumps({"ok": True, "account": EMAIL}).encode(), mtime=0)
 
 
+BENCH_BYTES = 0
+
+
 def serve_http1(conn):
     data = b""
     while b"\r\n\r\n" not in data:
@@ -56,6 +63,13 @@ def serve_http1(conn):
             length = int(value.strip())
     while len(body) < length:
         body += conn.recv(65536)
+    if BENCH_BYTES and head.startswith(b"GET /download"):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                     + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % BENCH_BYTES)
+        block = os.urandom(1 << 20)
+        for _ in range(BENCH_BYTES >> 20):
+            conn.sendall(block)
+        return
     payload = response_body()
     conn.sendall(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
@@ -100,6 +114,7 @@ def server(ctx, ready, stop):
         while not stop.is_set():
             try:
                 raw, _ = sock.accept()
+                raw.settimeout(None)
             except socket.timeout:
                 continue
             with ctx.wrap_socket(raw, server_side=True) as conn:
@@ -113,9 +128,16 @@ def server(ctx, ready, stop):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "."
-    pcap = os.path.join(out, "loopback__tls-http.pcap")
-    keylog = os.path.join(out, "loopback__tls-http.keylog")
+    global BENCH_BYTES
+    args = sys.argv[1:]
+    if "--bench" in args:
+        i = args.index("--bench")
+        BENCH_BYTES = int(args[i + 1]) << 20
+        del args[i : i + 2]
+    out = args[0] if args else "."
+    name = "loopback__tls-bench" if BENCH_BYTES else "loopback__tls-http"
+    pcap = os.path.join(out, name + ".pcap")
+    keylog = os.path.join(out, name + ".keylog")
     for f in (pcap, keylog):
         if os.path.exists(f):
             os.remove(f)
@@ -133,13 +155,20 @@ def main():
     t = threading.Thread(target=server, args=(ctx, ready, stop), daemon=True)
     t.start()
     ready.wait()
-    dump = subprocess.Popen(["dumpcap", "-q", "-P", "-i", "lo", "-f", f"tcp port {PORT}", "-w", pcap],
+    dump = subprocess.Popen(["dumpcap", "-q", "-P", "-B", "256", "-i", "lo", "-f", f"tcp port {PORT}", "-w", pcap],
                             stderr=subprocess.DEVNULL)
     time.sleep(2)
     body = os.path.join(tmp, "body.json.gz")
     with open(body, "wb") as f:
         f.write(gzip.compress(json.dumps({"email": EMAIL, "msisdn": PHONE, "wifi_mac": MAC}).encode(), mtime=0))
     env = dict(os.environ, SSLKEYLOGFILE=keylog)
+    if BENCH_BYTES:
+        subprocess.run(
+            ["curl", "-sk", "--http1.1", "--tlsv1.3", "--tls13-ciphers", "TLS_AES_256_GCM_SHA384", "--limit-rate", "40M", "-o", "/dev/null",
+             f"https://tracker.phonehome.test:{PORT}/download",
+             "--resolve", f"tracker.phonehome.test:{PORT}:127.0.0.1"],
+            check=True, env=env,
+        )
     for tls in ("1.2", "1.3"):
         for http in ("--http1.1", "--http2"):
             name = f"tls{tls.replace('.', '')}-{'h2' if http == '--http2' else 'http1'}"
