@@ -380,3 +380,26 @@ fn diff_and_check_see_inside_tls() {
     let out = phonehome(&args);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Several `--keylog` files merge: each connection finds its secret in whichever holds it.
+#[test]
+fn several_key_logs_merge() {
+    let text = std::fs::read_to_string(root().join(LOOPBACK_KEYS)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let dir = std::env::temp_dir().join(format!("phonehome-keylogs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (first, second) = (dir.join("first.keylog"), dir.join("second.keylog"));
+    // The TLS 1.2 connections' lines in one file, the TLS 1.3 ones' in the other.
+    let (one, many): (Vec<&str>, Vec<&str>) = lines.iter().partition(|l| l.starts_with("CLIENT_RANDOM"));
+    assert!(!one.is_empty() && !many.is_empty());
+    std::fs::write(&first, one.join("\n")).unwrap();
+    std::fs::write(&second, many.join("\n")).unwrap();
+    let ev = ndjson(&[LOOPBACK, "--keylog", first.to_str().unwrap(), "--keylog", second.to_str().unwrap()]);
+    let partial = ndjson(&[LOOPBACK, "--keylog", first.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let flows = decryption_by_port(&ev);
+    assert_eq!(flows.len(), 4);
+    assert!(flows.iter().all(|(_, d)| d["decrypted"] == true), "{flows:?}");
+    let decrypted = decryption_by_port(&partial).iter().filter(|(_, d)| d["decrypted"] == true).count();
+    assert_eq!(decrypted, 2, "only the TLS 1.2 connections with the first file alone");
+}
