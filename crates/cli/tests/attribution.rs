@@ -2,30 +2,11 @@
 //! `third_party` on flow and leak events of real captures, the user's databases and lists,
 //! the text summary's organisations and countries, and `phonehome data`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use common::{ndjson, of_type, phonehome};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn phonehome(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phonehome")).args(args).current_dir(root()).output().unwrap()
-}
-
-fn ndjson(args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["analyze", "--format", "ndjson"];
-    all.extend_from_slice(args);
-    let out = phonehome(&all);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event_type"] == t).collect()
-}
+use std::path::PathBuf;
 
 fn flow_to<'a>(events: &'a [Value], dest_ip: &str) -> &'a Value {
     of_type(events, "flow")
