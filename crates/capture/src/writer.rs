@@ -219,7 +219,7 @@ mod tests {
         w.begin(BT_EPB);
         w.option(OPT_COMMENT, "é".repeat(MAX_OPTION).as_bytes());
         let n = u16::from_le_bytes([w.block[10], w.block[11]]) as usize;
-        assert!(n <= MAX_OPTION && n % 2 == 0, "{n}");
+        assert!(n <= MAX_OPTION && n.is_multiple_of(2), "{n}");
         assert!(std::str::from_utf8(&w.block[12..12 + n]).is_ok());
     }
 }
