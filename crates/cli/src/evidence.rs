@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use phonehome_engine::evidence::{EvidenceFlows, EvidenceInput, MAX_EVIDENCE_FLOWS, write_pcapng};
+use phonehome_engine::evidence::{EvidenceFlows, EvidenceInput, MAX_EVIDENCE_FLOWS, MAX_MARKED_FRAMES, write_pcapng};
 use phonehome_engine::{Config, Input};
 use phonehome_model::event::StatsRecord;
 
@@ -88,6 +88,7 @@ impl Evidence {
         }
         let flows = self.flows.flows();
         let over_cap = self.flows.flows_over_cap();
+        let unmarked = self.flows.marks_over_cap();
         let progress = Progress::start("evidence", &again.iter().map(|i| i.name.clone()).collect::<Vec<_>>(), quiet);
         let again = again
             .into_iter()
@@ -105,6 +106,12 @@ impl Evidence {
             eprintln!(
                 "phonehome: --evidence-pcap: {over_cap} more flows with findings are not in {shown} (at most \
                  {MAX_EVIDENCE_FLOWS} flows are kept)"
+            );
+        }
+        if unmarked > 0 && !quiet {
+            eprintln!(
+                "phonehome: --evidence-pcap: {unmarked} findings are not named in their packet's comment (at most \
+                 {MAX_MARKED_FRAMES} frames get one)"
             );
         }
         if outcome.fragments_dropped > 0 {

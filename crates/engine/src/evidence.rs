@@ -71,15 +71,19 @@ fn split_flow_id(id: u64) -> (u64, u64) {
 
 /// Collects the flows that carry findings while the pipeline runs (feed it every event, e.g.
 /// through [`phonehome_model::event::Tee`]).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EvidenceFlows {
+    max_flows: usize,
+    max_marks: usize,
     /// Flows with a finding whose `flow` event has not come yet.
     pending: HashSet<u64>,
     spans: HashMap<Key, Vec<Span>>,
     /// Flows in `spans`.
     flows: usize,
-    /// Flows with findings left out because of [`MAX_EVIDENCE_FLOWS`].
+    /// Flows with findings left out because of [`MAX_EVIDENCE_FLOWS`] (counted when they end)...
     over_cap: u64,
+    /// ... and those of them still live (no more than the flow table holds).
+    refused: HashSet<u64>,
     /// (input, frame) → the findings that frame completed, for its comment.
     marks: HashMap<(u64, u64), String>,
     marks_over_cap: u64,
@@ -91,9 +95,34 @@ pub struct EvidenceFlows {
     without_packets: HashMap<u64, u64>,
 }
 
+impl Default for EvidenceFlows {
+    fn default() -> Self {
+        EvidenceFlows::with_caps(MAX_EVIDENCE_FLOWS, MAX_MARKED_FRAMES)
+    }
+}
+
 impl EvidenceFlows {
+    /// With the default caps ([`MAX_EVIDENCE_FLOWS`], [`MAX_MARKED_FRAMES`]).
     pub fn new() -> EvidenceFlows {
         EvidenceFlows::default()
+    }
+
+    /// Keeping at most `max_flows` flows and `max_marks` frame comments.
+    pub fn with_caps(max_flows: usize, max_marks: usize) -> EvidenceFlows {
+        EvidenceFlows {
+            max_flows,
+            max_marks,
+            pending: HashSet::new(),
+            refused: HashSet::new(),
+            spans: HashMap::new(),
+            flows: 0,
+            over_cap: 0,
+            marks: HashMap::new(),
+            marks_over_cap: 0,
+            pairs: HashSet::new(),
+            packets: HashMap::new(),
+            without_packets: HashMap::new(),
+        }
     }
 
     /// Flows with findings that will be written.
@@ -104,6 +133,12 @@ impl EvidenceFlows {
     /// Flows with findings left out (over [`MAX_EVIDENCE_FLOWS`]).
     pub fn flows_over_cap(&self) -> u64 {
         self.over_cap
+    }
+
+    /// Findings not named in their frame's comment (their frame came after
+    /// [`MAX_MARKED_FRAMES`] others had a comment).
+    pub fn marks_over_cap(&self) -> u64 {
+        self.marks_over_cap
     }
 
     /// Packets the flows of input `index` had in the run (what the second pass should find).
@@ -119,11 +154,11 @@ impl EvidenceFlows {
     fn leak(&mut self, flow: &FlowRef, frame: u64, what: String) {
         let (input, _) = split_flow_id(flow.flow_id);
         if !self.pending.contains(&flow.flow_id) {
-            if self.pending.len() + self.flows < MAX_EVIDENCE_FLOWS {
+            if self.pending.len() + self.flows < self.max_flows {
                 self.pending.insert(flow.flow_id);
             } else {
-                self.over_cap += 1;
-                // Counted once per flow: the flow event below will not find it pending.
+                // Counted once, when the flow ends.
+                self.refused.insert(flow.flow_id);
                 return;
             }
         }
@@ -136,7 +171,7 @@ impl EvidenceFlows {
                     s.push_str(&what);
                 }
             }
-            Entry::Vacant(e) if n < MAX_MARKED_FRAMES => {
+            Entry::Vacant(e) if n < self.max_marks => {
                 e.insert(what);
             }
             Entry::Vacant(_) => self.marks_over_cap += 1,
@@ -145,6 +180,9 @@ impl EvidenceFlows {
 
     fn flow_ended(&mut self, flow: &FlowRef, packets: u64) {
         if !self.pending.remove(&flow.flow_id) {
+            if self.refused.remove(&flow.flow_id) {
+                self.over_cap += 1;
+            }
             return;
         }
         let (input, first) = split_flow_id(flow.flow_id);
@@ -443,4 +481,138 @@ fn interface<W: Write>(
     )?;
     interfaces.insert((index, iface, link_type), id);
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use phonehome_model::event::{EndReason, FlowCounts, FlowRecord, LeakRecord};
+    use phonehome_model::{EventBody, IpProto};
+
+    use super::*;
+
+    fn flow_ref(input: u64, frame: u64, port: u16) -> FlowRef {
+        FlowRef {
+            flow_id: input << 42 | frame << 1,
+            src_ip: "10.0.0.2".parse().unwrap(),
+            dest_ip: "192.0.2.1".parse().unwrap(),
+            src_port: Some(port),
+            dest_port: Some(443),
+            proto: IpProto::TCP,
+        }
+    }
+
+    fn event(flow: &FlowRef, body: EventBody) -> Event {
+        Event { timestamp: Timestamp(0), input: Some(Arc::from("x")), flow: Some(flow.clone()), body }
+    }
+
+    fn leak(flow: &FlowRef, frame: Option<u64>) -> Event {
+        event(
+            flow,
+            EventBody::Leak(Box::new(LeakRecord {
+                kind: "imei",
+                location: "url".into(),
+                frame,
+                ..LeakRecord::default()
+            })),
+        )
+    }
+
+    fn ended(flow: &FlowRef, packets: u64) -> Event {
+        let record = FlowRecord {
+            counts: FlowCounts { pkts_toserver: packets, ..FlowCounts::default() },
+            start: Timestamp(0),
+            end: Timestamp(0),
+            reason: EndReason::Closed,
+            app_proto: None,
+            tcp_handshake: None,
+            tcp_gaps: 0,
+            app: None,
+            tunnel: None,
+            dest_hostname: None,
+            dest: None,
+        };
+        event(flow, EventBody::Flow(Box::new(record)))
+    }
+
+    #[test]
+    fn flows_and_comments_are_capped_and_counted() {
+        let mut e = EvidenceFlows::with_caps(2, 1);
+        let flows: Vec<FlowRef> = (0..3).map(|i| flow_ref(0, 10 * i + 1, 40000 + i as u16)).collect();
+        for (i, f) in flows.iter().enumerate() {
+            e.event(&leak(f, Some(10 * i as u64 + 2))).unwrap();
+            e.event(&leak(f, Some(10 * i as u64 + 2))).unwrap();
+        }
+        for f in &flows {
+            e.event(&ended(f, 5)).unwrap();
+        }
+        assert_eq!((e.flows(), e.flows_over_cap()), (2, 1), "the third flow is counted once");
+        assert_eq!(e.marks.len(), 1);
+        assert_eq!(e.marks_over_cap(), 2, "the second flow's two findings");
+        assert_eq!(e.marks[&(0, 2)], "imei in url", "a finding is named once per frame");
+        assert_eq!(e.packets_of_input(0), 10);
+        // A HAR's finding has no frame: counted, not kept.
+        e.event(&leak(&flow_ref(1, 3, 1), None)).unwrap();
+        assert_eq!(e.findings_without_packets(1), 1);
+        assert_eq!(e.flows(), 2);
+    }
+
+    #[test]
+    fn flows_on_the_same_ports_follow_each_other() {
+        let mut e = EvidenceFlows::new();
+        // Flows on the same endpoints start at frames 10 (with a finding, 3 packets), 20
+        // (without) and 30 (with, 2 packets).
+        let (a, b, c) = (flow_ref(0, 10, 40000), flow_ref(0, 20, 40000), flow_ref(0, 30, 40000));
+        for ev in [leak(&a, Some(11)), ended(&a, 3), ended(&b, 4), leak(&c, Some(30)), ended(&c, 2)] {
+            e.event(&ev).unwrap();
+        }
+        let key = Key::of_flow(0, &a);
+        let reversed = Key::new(0, (a.dest_ip, 443), (a.src_ip, 40000), 6);
+        assert_eq!(key, reversed, "both directions");
+        let taken: Vec<u64> = (1..40).filter(|&f| e.take(&key, f)).collect();
+        assert_eq!(taken, [10, 11, 12, 30, 31]);
+        assert_eq!(e.remaining(0), 0);
+        assert!(!e.take(&Key::of_flow(1, &a), 10), "another input");
+    }
+
+    #[test]
+    fn held_fragments_are_bounded() {
+        let mut config = Config::default();
+        config.decoder.frag_max_bytes = 1 << 16;
+        config.decoder.frag_timeout_ns = 1000;
+        let mut hold = Hold::new(&config);
+        let mut decoder = Decoder::new(config.decoder.clone());
+        let mut ids = Vec::new();
+        // Three first fragments of datagrams 1, 2, 3 (RAW IPv4, MF set, offset 0).
+        for id in 1..=3u8 {
+            let mut p = vec![0x45, 0, 0, 28, 0, id, 0x20, 0, 64, 17, 0, 0, 10, 0, 0, 2, 192, 0, 2, 1];
+            p.extend_from_slice(&[0; 8]);
+            assert!(decoder.decode(Timestamp(0), LinkType::RAW, &p, &mut Counters::default()).is_none());
+            ids.push(decoder.last_fragment().unwrap());
+        }
+        let held = |ts: i64, len: usize| Held {
+            frame: 1,
+            ts: Timestamp(ts),
+            link_type: LinkType::RAW,
+            interface: 0,
+            orig_len: len as u32,
+            data: vec![0; len],
+        };
+        hold.add(ids[0], held(0, 40_000));
+        hold.add(ids[0], held(1, 20_000));
+        // Over the byte cap: the oldest datagram goes.
+        hold.add(ids[1], held(2, 30_000));
+        assert_eq!(hold.dropped, 2);
+        assert!(hold.take(ids[0]).is_empty());
+        // Too old: gone when the next fragment comes.
+        hold.add(ids[2], held(5000, 10));
+        assert_eq!(hold.dropped, 3);
+        assert!(hold.take(ids[1]).is_empty());
+        assert_eq!(hold.take(ids[2]).len(), 1);
+        assert_eq!(hold.bytes, 0);
+        // Bigger than the cap on its own: not held.
+        hold.add(ids[0], held(5001, 1 << 17));
+        assert_eq!((hold.dropped, hold.bytes), (4, 0));
+    }
 }
