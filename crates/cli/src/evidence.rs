@@ -97,7 +97,7 @@ impl Evidence {
             .collect();
         let out = BufWriter::with_capacity(1 << 16, self.file);
         let result = write_pcapng(self.flows, again, config, out);
-        progress.finish();
+        progress.end();
         let outcome = result.map_err(|e| format!("--evidence-pcap {shown}: {e}"))?;
         for p in &outcome.problems {
             eprintln!("phonehome: --evidence-pcap: {p}");

@@ -165,7 +165,8 @@ struct AnalyzeArgs {
     /// Write the report here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
-    /// Text summary: only the identifiers that left, and no problem lines on stderr.
+    /// Text summary: only the identifiers that left; and no problem lines or progress bar on
+    /// stderr.
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
     /// Text summary: list every row (up to 100 per section) instead of the top 15.
@@ -498,7 +499,11 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let Opened { inputs, names, problems, progress } = open_inputs(&args.inputs, args.quiet);
+    // NDJSON and CSV are written while the inputs are read: into a terminal, a bar on the
+    // same screen would tear their lines.
+    let streaming =
+        matches!(args.format, Format::Ndjson | Format::Csv) && args.output.is_none() && std::io::stdout().is_terminal();
+    let Opened { inputs, names, problems, mut progress } = open_inputs(&args.inputs, args.quiet || streaming);
     let detail = if args.quiet {
         Detail::Quiet
     } else if args.verbose {
@@ -519,11 +524,12 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         Format::Json => Box::new(JsonReport::new(out)),
         Format::Csv => Box::new(CsvSink::new(out)),
     };
+    // The bar stops (its finish) before the report is written (the sink's).
     let result = match &mut evidence {
-        Some(ev) => phonehome_engine::run(inputs, &config, &mut Tee(&mut *sink, &mut ev.flows)),
-        None => phonehome_engine::run(inputs, &config, &mut *sink),
+        Some(ev) => phonehome_engine::run(inputs, &config, &mut Tee(&mut progress, Tee(&mut *sink, &mut ev.flows))),
+        None => phonehome_engine::run(inputs, &config, &mut Tee(&mut progress, &mut *sink)),
     };
-    progress.finish();
+    progress.end();
     if !args.quiet {
         for p in &problems {
             eprintln!("phonehome: {p}");
@@ -588,7 +594,7 @@ fn report_of(names: &[String], config: &Config, evidence: Option<Evidence>) -> R
         Some(ev) => phonehome_engine::run(inputs, config, &mut Tee(&mut builder, &mut ev.flows)),
         None => phonehome_engine::run(inputs, config, &mut builder),
     };
-    progress.finish();
+    progress.end();
     let outcome = match result {
         Ok(o) if o.readable_inputs > 0 => o,
         failed => {

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use phonehome_model::{Event, EventSink};
 use phonehome_report::text::human_bytes;
 
 /// Nothing is drawn before a run has taken this long.
@@ -38,7 +39,7 @@ impl Progress {
     /// or `quiet`.
     pub fn start(label: &str, names: &[String], quiet: bool) -> Progress {
         if quiet || names.is_empty() || !std::io::stderr().is_terminal() {
-            return Progress { shared: None, thread: None };
+            return Progress::off();
         }
         let total = names
             .iter()
@@ -57,6 +58,11 @@ impl Progress {
         Progress { shared: Some(shared), thread }
     }
 
+    /// A bar that draws nothing.
+    pub fn off() -> Progress {
+        Progress { shared: None, thread: None }
+    }
+
     /// `inner`, counted as the bytes of input number `n` (in the order given to `start`).
     pub fn reader(&self, n: usize, inner: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
         match &self.shared {
@@ -66,11 +72,12 @@ impl Progress {
     }
 
     /// Stops drawing and clears the line.
-    pub fn finish(mut self) {
+    pub fn end(mut self) {
         self.stop();
     }
 
-    fn stop(&mut self) {
+    /// Stops drawing and clears the line (again: nothing).
+    pub fn stop(&mut self) {
         if let (Some(s), Some(t)) = (&self.shared, self.thread.take()) {
             s.stop.store(true, Ordering::Relaxed);
             t.thread().unpark();
@@ -80,6 +87,19 @@ impl Progress {
                 let _ = err.flush();
             }
         }
+    }
+}
+
+/// Fed beside a report (`Tee(&mut progress, report)`), the bar stops before the report is
+/// written at the end of the run, so the two never share a terminal line.
+impl EventSink for Progress {
+    fn event(&mut self, _: &Event) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.stop();
+        Ok(())
     }
 }
 
@@ -165,20 +185,19 @@ pub fn line(
     let (n, count, name) = input;
     let head = if count > 1 { format!("{label} [{n}/{count}] ") } else { format!("{label} ") };
     let room = width.saturating_sub(1);
-    // The name gets what the rest leaves, keeping at least 10 cells for a bar (" [" and "]"
-    // around it); the bar then takes what the name left, up to 30 cells.
+    // The name gets what the rest leaves; a bar (10 to 30 cells in " [" and "]") only when
+    // the name still keeps 16 characters: the name says more than the bar.
     let free = room.saturating_sub(head.chars().count() + tail.chars().count());
-    let name = shorten(name, free.saturating_sub(if total.is_some() { 13 } else { 0 }).max(8));
+    let bar = total.filter(|_| free >= 13 + 16);
+    let name = shorten(name, if bar.is_some() { free - 13 } else { free }.max(8));
     let mut out = format!("{head}{name}");
-    if let Some(t) = total {
+    if let Some(t) = bar {
         let cells = room.saturating_sub(out.chars().count() + tail.chars().count() + 3).min(30);
-        if cells >= 5 {
-            let full = ((done.min(t) as f64 / t as f64) * cells as f64).round() as usize;
-            out.push_str(" [");
-            out.extend(std::iter::repeat_n('#', full));
-            out.extend(std::iter::repeat_n('-', cells - full));
-            out.push(']');
-        }
+        let full = ((done.min(t) as f64 / t as f64) * cells as f64).round() as usize;
+        out.push_str(" [");
+        out.extend(std::iter::repeat_n('#', full));
+        out.extend(std::iter::repeat_n('-', cells - full));
+        out.push(']');
     }
     out.push_str(&tail);
     // A very narrow terminal: cut rather than wrap.
@@ -210,7 +229,7 @@ mod tests {
     #[test]
     fn a_line_with_a_total() {
         let l = line("analyze", (1, 1, "big.pcap"), 450_000_000, Some(1_000_000_000), Duration::from_secs(10), 100);
-        assert_eq!(l, "analyze big.pcap [##############-----------------]  45%  450.0 MB/1.0 GB  45.0 MB/s  ETA 0:13");
+        assert_eq!(l, "analyze big.pcap [##############----------------]  45%  450.0 MB/1.0 GB  45.0 MB/s  ETA 0:13");
         assert!(l.chars().count() < 100);
         // Done: 100 %, no ETA.
         let l = line("analyze", (2, 3, "b.pcap"), 10, Some(10), Duration::from_secs(2), 80);
@@ -226,10 +245,12 @@ mod tests {
     #[test]
     fn long_names_and_narrow_terminals() {
         let name = "/very/long/path/to/some/capture/directory/of/the/user/phone-2024-01-01.pcapng";
-        let l = line("analyze", (1, 1, name), 1, Some(1000), Duration::from_secs(3600 * 2), 60);
-        assert!(l.chars().count() <= 59, "{l}");
-        assert!(l.contains("…") && l.contains("phone-2024"), "{l}");
-        assert!(l.contains("ETA "), "{l}");
+        let l = line("analyze", (1, 1, name), 100_000, Some(1_000_000), Duration::from_secs(10), 70);
+        assert!(l.chars().count() <= 69, "{l}");
+        assert_eq!(l, "analyze …2024-01-01.pcapng  10%  100.0 kB/1.0 MB  10.0 kB/s  ETA 1:30", "no room for a bar");
+        let l = line("analyze", (1, 1, name), 100_000, Some(1_000_000), Duration::from_secs(10), 100);
+        assert!(l.chars().count() <= 99, "{l}");
+        assert!(l.contains("…") && l.contains("phone-2024-01-01.pcapng [#---------]  10%"), "{l}");
         for w in [20, 30, 45] {
             let l = line("evidence", (3, 9, name), 500, Some(1000), Duration::from_secs(1), w);
             assert!(l.chars().count() < w, "{w}: {l}");

@@ -20,8 +20,10 @@ fn phonehome(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_phonehome")).args(args).current_dir(root()).output().unwrap()
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("phonehome-evidence-{}", std::process::id()));
+/// A file in a directory of the test's own (tests run in parallel and clean up after
+/// themselves).
+fn temp(test: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("phonehome-evidence-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
@@ -81,7 +83,7 @@ fn tshark_comments(path: &Path) -> Option<Vec<String>> {
 
 #[test]
 fn evidence_of_1kxun_is_exactly_its_leak_flows() {
-    let ev = temp("1kxun.pcapng");
+    let ev = temp("1kxun", "1kxun.pcapng");
     let args = ["analyze", "--format", "ndjson", "--profile", "examples/profile.toml", "--evidence-pcap"];
     let out = phonehome(&[&args[..], &[ev.to_str().unwrap(), "examples/1kxun.pcap"]].concat());
     let events = ndjson(&out);
@@ -166,9 +168,9 @@ fn crafted() -> Vec<Vec<u8>> {
 #[test]
 fn fragments_and_port_reuse() {
     let frames = crafted();
-    let cap = temp("crafted.pcap");
+    let cap = temp("fragments", "crafted.pcap");
     std::fs::write(&cap, raw_pcap(1_700_000_000, &frames)).unwrap();
-    let ev = temp("crafted.pcapng");
+    let ev = temp("fragments", "crafted.pcapng");
     let id = format!("imei={IMEI}");
     let out = phonehome(&[
         "analyze",
@@ -211,7 +213,7 @@ fn fragments_and_port_reuse() {
 
 #[test]
 fn inputs_that_cannot_be_read_again_are_named() {
-    let ev = temp("stdin.pcapng");
+    let ev = temp("again", "stdin.pcapng");
     let id = format!("imei={IMEI}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_phonehome"))
         .args([
@@ -249,7 +251,7 @@ fn inputs_that_cannot_be_read_again_are_named() {
     }
 
     // The evidence file may not be one of the inputs.
-    let cap_path = temp("input.pcap");
+    let cap_path = temp("again", "input.pcap");
     std::fs::write(&cap_path, &cap).unwrap();
     let out = phonehome(&["analyze", "--evidence-pcap", cap_path.to_str().unwrap(), cap_path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -257,9 +259,9 @@ fn inputs_that_cannot_be_read_again_are_named() {
     assert_eq!(std::fs::read(&cap_path).unwrap(), cap, "the input is untouched");
 
     // Nothing readable: no evidence file is left behind.
-    let garbage = temp("garbage.pcap");
+    let garbage = temp("again", "garbage.pcap");
     std::fs::write(&garbage, b"not a capture at all").unwrap();
-    let none = temp("none.pcapng");
+    let none = temp("again", "none.pcapng");
     let out = phonehome(&["analyze", "--evidence-pcap", none.to_str().unwrap(), garbage.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!none.exists());
@@ -268,7 +270,7 @@ fn inputs_that_cannot_be_read_again_are_named() {
 
 #[test]
 fn check_writes_evidence_too() {
-    let ev = temp("check.pcapng");
+    let ev = temp("check", "check.pcapng");
     let out = phonehome(&[
         "check",
         "--policy",
@@ -280,7 +282,7 @@ fn check_writes_evidence_too() {
         "examples/1kxun.pcap",
     ]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
-    let by_analyze = temp("analyze.pcapng");
+    let by_analyze = temp("check", "analyze.pcapng");
     let out = phonehome(&[
         "analyze",
         "-q",

@@ -311,6 +311,12 @@ impl Hold {
             self.dropped += 1;
             return;
         }
+        // Completed datagrams leave stale entries in `order`; keep it near the map's size
+        // (a hostile capture could otherwise complete datagrams forever within one timeout).
+        if self.order.len() > 2 * self.map.len() + 64 {
+            let map = &self.map;
+            self.order.retain(|(t, id)| map.get(id).is_some_and(|(first, _)| first == t));
+        }
         self.bytes += h.data.len();
         let e = self.map.entry(id).or_insert_with(|| {
             self.order.push_back((h.ts, id));
@@ -611,6 +617,12 @@ mod tests {
         assert!(hold.take(ids[1]).is_empty());
         assert_eq!(hold.take(ids[2]).len(), 1);
         assert_eq!(hold.bytes, 0);
+        // Datagrams that complete leave no trace behind.
+        for _ in 0..1000 {
+            hold.add(ids[1], held(5002, 10));
+            hold.take(ids[1]);
+        }
+        assert!(hold.order.len() <= 2 * hold.map.len() + 65, "{}", hold.order.len());
         // Bigger than the cap on its own: not held.
         hold.add(ids[0], held(5001, 1 << 17));
         assert_eq!((hold.dropped, hold.bytes), (4, 0));
