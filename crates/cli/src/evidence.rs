@@ -117,7 +117,7 @@ impl Evidence {
         if outcome.fragments_dropped > 0 {
             eprintln!(
                 "phonehome: --evidence-pcap: {} IP fragments between the hosts of flows with findings were let go \
-                 before their datagram completed (hold cap or timeout); some may be missing from {shown}",
+                 before their datagram completed (the hold's byte cap); some may be missing from {shown}",
                 outcome.fragments_dropped
             );
         }

@@ -259,8 +259,9 @@ pub struct EvidenceOutcome {
     pub fragments: u64,
     /// Flows whose packets were written.
     pub flows: usize,
-    /// Fragments that had to be let go (over the hold cap or too old) before their datagram
-    /// completed; if it was an evidence flow's, they are missing from the file.
+    /// Fragments let go to stay under the hold's byte cap before their datagram completed; if
+    /// it was an evidence flow's, they are missing from the file. (Datagrams that never
+    /// complete, or time out as in the decoder, are in no flow and not counted.)
     pub fragments_dropped: u64,
     /// Problems, one line each ("FILE: ...").
     pub problems: Vec<String>,
@@ -292,7 +293,9 @@ impl Hold {
             map: HashMap::new(),
             order: VecDeque::new(),
             bytes: 0,
-            cap: config.decoder.frag_max_bytes.max(1 << 16),
+            // Frames, with their link and IP headers, of the datagrams the decoder holds (it
+            // counts payload bytes only): twice its cap.
+            cap: config.decoder.frag_max_bytes.saturating_mul(2).max(1 << 16),
             timeout_ns: config.decoder.frag_timeout_ns,
             dropped: 0,
         }
@@ -300,12 +303,15 @@ impl Hold {
 
     fn add(&mut self, id: FragmentId, h: Held) {
         // As the decoder does: a datagram first seen longer ago than the timeout is gone.
+        // That is not a loss: the decoder let it go too, so it is in no flow. Making room under
+        // the cap is one (counted).
         while let Some(&(t, old)) = self.order.front() {
-            if h.ts.0.saturating_sub(t.0) <= self.timeout_ns && self.bytes + h.data.len() <= self.cap {
+            let expired = h.ts.0.saturating_sub(t.0) > self.timeout_ns;
+            if !expired && self.bytes + h.data.len() <= self.cap {
                 break;
             }
             self.order.pop_front();
-            self.drop_if(old, t);
+            self.drop_if(old, t, !expired);
         }
         if h.data.len() > self.cap {
             self.dropped += 1;
@@ -325,13 +331,16 @@ impl Hold {
         e.1.push(h);
     }
 
-    /// Drops the datagram `id` if it is the one first seen at `t` (keys are reused).
-    fn drop_if(&mut self, id: FragmentId, t: Timestamp) {
+    /// Drops the datagram `id` if it is the one first seen at `t` (keys are reused); its
+    /// fragments count as dropped if `lost`.
+    fn drop_if(&mut self, id: FragmentId, t: Timestamp, lost: bool) {
         if let Some((first, _)) = self.map.get(&id)
             && *first == t
             && let Some((_, v)) = self.map.remove(&id)
         {
-            self.dropped += v.len() as u64;
+            if lost {
+                self.dropped += v.len() as u64;
+            }
             self.bytes -= v.iter().map(|h| h.data.len()).sum::<usize>();
         }
     }
@@ -346,8 +355,8 @@ impl Hold {
         }
     }
 
+    /// At the end of an input: what is held never completed, so it is in no flow.
     fn clear(&mut self) {
-        self.dropped += self.map.values().map(|(_, v)| v.len() as u64).sum::<u64>();
         self.map.clear();
         self.order.clear();
         self.bytes = 0;
@@ -605,15 +614,16 @@ mod tests {
             orig_len: len as u32,
             data: vec![0; len],
         };
-        hold.add(ids[0], held(0, 40_000));
-        hold.add(ids[0], held(1, 20_000));
-        // Over the byte cap: the oldest datagram goes.
-        hold.add(ids[1], held(2, 30_000));
+        // The hold's cap is twice the decoder's: 128 KiB.
+        hold.add(ids[0], held(0, 60_000));
+        hold.add(ids[0], held(1, 40_000));
+        // Over the byte cap: the oldest datagram goes, counted.
+        hold.add(ids[1], held(2, 40_000));
         assert_eq!(hold.dropped, 2);
         assert!(hold.take(ids[0]).is_empty());
-        // Too old: gone when the next fragment comes.
+        // Too old: gone when the next fragment comes, as in the decoder; not a loss.
         hold.add(ids[2], held(5000, 10));
-        assert_eq!(hold.dropped, 3);
+        assert_eq!(hold.dropped, 2);
         assert!(hold.take(ids[1]).is_empty());
         assert_eq!(hold.take(ids[2]).len(), 1);
         assert_eq!(hold.bytes, 0);
@@ -623,8 +633,8 @@ mod tests {
             hold.take(ids[1]);
         }
         assert!(hold.order.len() <= 2 * hold.map.len() + 65, "{}", hold.order.len());
-        // Bigger than the cap on its own: not held.
-        hold.add(ids[0], held(5001, 1 << 17));
-        assert_eq!((hold.dropped, hold.bytes), (4, 0));
+        // Bigger than the cap on its own: not held, counted.
+        hold.add(ids[0], held(5001, 1 << 18));
+        assert_eq!((hold.dropped, hold.bytes), (3, 0));
     }
 }
