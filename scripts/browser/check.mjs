@@ -1,4 +1,4 @@
-// Loads phonehome HTML reports in headless Chromium (Debian's /usr/bin/chromium, driven by
+// Loads phonehome HTML reports (and diff pages) in headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core over the DevTools protocol) and checks what a reader's browser would do:
 //
 //   node check.mjs [--screenshot OUT.png] [--expect-text TEXT]... [--hostile] REPORT.html...
@@ -81,8 +81,12 @@ async function load(file, { bypassCSP }) {
   if (state.active) fail(`${label}: ${state.active} img/iframe/object/link/form... elements`);
   if (state.handlers) fail(`${label}: ${state.handlers} elements with an event handler or outside link`);
   if (!state.csp || !state.csp.startsWith("default-src 'none'")) fail(`${label}: CSP meta missing: ${state.csp}`);
-  const want = ["overview", "identifiers", "countries", "organisations", "matrix", "timeline", "destinations", "methods"];
-  if (want.join() !== state.sections.join()) fail(`${label}: sections ${state.sections.join()}`);
+  // The sections of a report, or of a diff page (`phonehome diff --format html`).
+  const pages = [
+    ["overview", "identifiers", "countries", "organisations", "matrix", "timeline", "destinations", "methods"],
+    ["overview", "identifiers", "organisations", "countries", "destinations", "methods"],
+  ];
+  if (!pages.some((want) => want.join() === state.sections.join())) fail(`${label}: sections ${state.sections.join()}`);
   return { page, context, state, label };
 }
 

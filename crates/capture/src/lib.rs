@@ -9,11 +9,14 @@
 //! Everything is parsed in place in one large read buffer: a [`Record`] borrows it, so the
 //! reader is a lending iterator ([`CaptureReader::next_record`]) and no packet is copied or
 //! allocated.
+//!
+//! [`PcapngWriter`] writes pcapng (the evidence file of `--evidence-pcap`).
 #![forbid(unsafe_code)]
 
 mod buffer;
 mod pcap;
 mod pcapng;
+mod writer;
 
 use std::io::Read;
 use std::net::IpAddr;
@@ -25,6 +28,7 @@ use phonehome_model::{LinkType, Timestamp};
 use crate::buffer::{Input, read_prefix};
 use crate::pcap::Pcap;
 use crate::pcapng::PcapNg;
+pub use crate::writer::PcapngWriter;
 
 /// One packet as the capture recorded it.
 #[derive(Clone, Copy, Debug)]

@@ -2,7 +2,10 @@
 //! arguments and wires the engine to a report sink; everything else lives in the crates.
 #![forbid(unsafe_code)]
 
-use std::io::{BufWriter, Write};
+mod evidence;
+mod progress;
+
+use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -11,11 +14,15 @@ use phonehome_attribute::ip::IpDb;
 use phonehome_detect::{DeclaredId, Options, Profile};
 use phonehome_engine::{Attribution, Config, Detection, Input};
 use phonehome_model::EventSink;
+use phonehome_model::event::Tee;
 use phonehome_report::diff::Diff;
 use phonehome_report::policy::Policy;
 use phonehome_report::summary::SummaryBuilder;
 use phonehome_report::text::Detail;
-use phonehome_report::{CsvSink, HtmlReport, JsonReport, NdjsonSink, Report, TextSummary};
+use phonehome_report::{CsvSink, HtmlReport, JsonReport, NdjsonSink, Report, Style, TextSummary};
+
+use crate::evidence::Evidence;
+use crate::progress::Progress;
 
 /// Exit codes (docs/OUTPUT.md): 0 success, 1 a policy violated (`check`), 2 nothing
 /// readable or a usage error.
@@ -79,12 +86,16 @@ struct DiffArgs {
     /// The later run.
     #[arg(value_name = "AFTER")]
     after: String,
-    /// Output format: text or json.
+    /// Output format: text, json, or html (one self-contained page, like the report's).
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     format: DiffFormat,
     /// Write the diff here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
+    /// Colour in the text output: auto (when standard output is a terminal and NO_COLOR is
+    /// not set), always or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     #[command(flatten)]
     setup: Setup,
 }
@@ -93,6 +104,38 @@ struct DiffArgs {
 enum DiffFormat {
     Text,
     Json,
+    Html,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// The style for text going to `path` (standard output when `None`): `auto` colours only
+    /// a terminal, and not when NO_COLOR is set to anything (no-color.org) or TERM is `dumb`.
+    fn style(self, path: Option<&std::path::Path>) -> Style {
+        let color = match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                path.is_none()
+                    && std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+            }
+        };
+        Style { color }
+    }
 }
 
 #[derive(clap::Args)]
@@ -104,8 +147,16 @@ struct CheckArgs {
     #[arg(required = true, value_name = "CAPTURE")]
     inputs: Vec<String>,
     /// Output format: text or json.
-    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
-    format: DiffFormat,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    format: CheckFormat,
+    /// Colour in the text output: auto (when standard output is a terminal and NO_COLOR is
+    /// not set), always or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Also write the packets of the flows that carry findings to this pcapng file (file
+    /// inputs only: they are read a second time).
+    #[arg(long, value_name = "FILE")]
+    evidence_pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     setup: Setup,
 }
@@ -127,12 +178,22 @@ struct AnalyzeArgs {
     /// Write the report here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
-    /// Text summary: only the identifiers that left, and no problem lines on stderr.
+    /// Text summary: only the identifiers that left; and no problem lines or progress bar on
+    /// stderr.
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
     /// Text summary: list every row (up to 100 per section) instead of the top 15.
     #[arg(short, long)]
     verbose: bool,
+    /// Colour in the text summary: auto (when standard output is a terminal and NO_COLOR is
+    /// not set), always or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Also write the packets of the flows that carry findings to this pcapng file, to open
+    /// in Wireshark (file inputs only: they are read a second time; each packet's comment
+    /// names its input and frame number).
+    #[arg(long, value_name = "FILE")]
+    evidence_pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     setup: Setup,
 }
@@ -437,8 +498,19 @@ fn prepare(setup: &Setup, fallback_vendor: Option<String>) -> Result<Config, Str
     Ok(config)
 }
 
-/// Opens the inputs; those that cannot be opened are returned as problems.
-fn open_inputs(names: &[String]) -> (Vec<Input>, Vec<String>) {
+/// The inputs of a run, opened, with a progress bar over them.
+struct Opened {
+    inputs: Vec<Input>,
+    /// Names of `inputs`, in order (their index in the run).
+    names: Vec<String>,
+    /// Inputs that could not be opened.
+    problems: Vec<String>,
+    progress: Progress,
+}
+
+/// Opens the inputs (those that cannot be opened are kept as problems) and starts the
+/// progress bar over them, unless `quiet`.
+fn open_inputs(names: &[String], quiet: bool) -> Opened {
     let mut inputs = Vec::new();
     let mut problems = Vec::new();
     for name in names {
@@ -447,7 +519,11 @@ fn open_inputs(names: &[String]) -> (Vec<Input>, Vec<String>) {
             Err(e) => problems.push(format!("{name}: {e}")),
         }
     }
-    (inputs, problems)
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let progress = Progress::start("reading", &names, quiet);
+    let inputs =
+        inputs.into_iter().enumerate().map(|(n, i)| Input { reader: progress.reader(n, i.reader), ..i }).collect();
+    Opened { inputs, names, problems, progress }
 }
 
 fn output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>, String> {
@@ -466,7 +542,13 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let (inputs, problems) = open_inputs(&args.inputs);
+    let mut evidence = match args.evidence_pcap.as_deref().map(|p| Evidence::create(p, &args.inputs)).transpose() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("phonehome: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     let out = match output(args.output.as_deref()) {
         Ok(o) => o,
         Err(e) => {
@@ -474,6 +556,11 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    // NDJSON and CSV are written while the inputs are read: into a terminal, a bar on the
+    // same screen would tear their lines.
+    let streaming =
+        matches!(args.format, Format::Ndjson | Format::Csv) && args.output.is_none() && std::io::stdout().is_terminal();
+    let Opened { inputs, names, problems, mut progress } = open_inputs(&args.inputs, args.quiet || streaming);
     let detail = if args.quiet {
         Detail::Quiet
     } else if args.verbose {
@@ -482,7 +569,9 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         Detail::Normal
     };
     let mut sink: Box<dyn EventSink> = match args.format {
-        Format::Text => Box::new(TextSummary::new(out).with_detail(detail)),
+        Format::Text => {
+            Box::new(TextSummary::new(out).with_detail(detail).with_style(args.color.style(args.output.as_deref())))
+        }
         Format::Ndjson => Box::new(NdjsonSink::new(out)),
         Format::Html => Box::new(
             HtmlReport::new(out)
@@ -492,11 +581,20 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         Format::Json => Box::new(JsonReport::new(out)),
         Format::Csv => Box::new(CsvSink::new(out)),
     };
-    let result = phonehome_engine::run(inputs, &config, &mut *sink);
+    // The bar stops (its finish) before the report is written (the sink's).
+    let result = match &mut evidence {
+        Some(ev) => phonehome_engine::run(inputs, &config, &mut Tee(&mut progress, Tee(&mut *sink, &mut ev.flows))),
+        None => phonehome_engine::run(inputs, &config, &mut Tee(&mut progress, &mut *sink)),
+    };
+    progress.end();
     if !args.quiet {
         for p in &problems {
             eprintln!("phonehome: {p}");
         }
+    }
+    // The evidence file is written after a complete run only.
+    if let Some(ev) = evidence.take_if(|_| !result.as_ref().is_ok_and(|o| o.readable_inputs > 0)) {
+        ev.discard();
     }
     match result {
         Ok(outcome) => {
@@ -505,7 +603,16 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
                     eprintln!("phonehome: {p}");
                 }
             }
-            if outcome.readable_inputs == 0 { ExitCode::from(EXIT_ERROR) } else { ExitCode::SUCCESS }
+            if outcome.readable_inputs == 0 {
+                return ExitCode::from(EXIT_ERROR);
+            }
+            if let Some(ev) = evidence
+                && let Err(e) = ev.write(&names, &outcome.stats, &config, args.quiet)
+            {
+                eprintln!("phonehome: {e}");
+                return ExitCode::from(EXIT_ERROR);
+            }
+            ExitCode::SUCCESS
         }
         // A reader that went away (`phonehome ... | head`) is not a failure.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -519,7 +626,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
 /// The report of one side of `diff` or of `check`'s inputs: saved reports are read back,
 /// anything else is analysed. Problems reading an input go to stderr; an input from which
 /// nothing could be read is an error.
-fn report_of(names: &[String], config: &Config) -> Result<Report, String> {
+fn report_of(names: &[String], config: &Config, evidence: Option<Evidence>) -> Result<Report, String> {
     if let [name] = names
         && name != "-"
     {
@@ -530,18 +637,39 @@ fn report_of(names: &[String], config: &Config) -> Result<Report, String> {
         if Report::parse(&head).is_some() {
             let bytes = std::fs::read(name).map_err(|e| format!("{name}: {e}"))?;
             if let Some(r) = Report::parse(&bytes) {
+                if evidence.is_some() {
+                    eprintln!("phonehome: --evidence-pcap: {name}: a saved report holds no packets");
+                }
                 return r.map_err(|e| format!("{name}: not a readable phonehome report: {e}"));
             }
         }
     }
-    let (inputs, problems) = open_inputs(names);
+    let Opened { inputs, names: opened, problems, progress } = open_inputs(names, false);
     let mut builder = SummaryBuilder::new();
-    let outcome = phonehome_engine::run(inputs, config, &mut builder).map_err(|e| e.to_string())?;
+    let mut evidence = evidence;
+    let result = match &mut evidence {
+        Some(ev) => phonehome_engine::run(inputs, config, &mut Tee(&mut builder, &mut ev.flows)),
+        None => phonehome_engine::run(inputs, config, &mut builder),
+    };
+    progress.end();
+    let outcome = match result {
+        Ok(o) if o.readable_inputs > 0 => o,
+        failed => {
+            if let Some(ev) = evidence {
+                ev.discard();
+            }
+            let outcome = failed.map_err(|e| e.to_string())?;
+            for p in problems.iter().chain(&outcome.problems) {
+                eprintln!("phonehome: {p}");
+            }
+            return Err(format!("nothing readable in {}", names.join(", ")));
+        }
+    };
     for p in problems.iter().chain(&outcome.problems) {
         eprintln!("phonehome: {p}");
     }
-    if outcome.readable_inputs == 0 {
-        return Err(format!("nothing readable in {}", names.join(", ")));
+    if let Some(ev) = evidence {
+        ev.write(&opened, &outcome.stats, config, false)?;
     }
     Ok(Report::from_summary(builder.summary()))
 }
@@ -549,12 +677,15 @@ fn report_of(names: &[String], config: &Config) -> Result<Report, String> {
 fn diff(args: DiffArgs) -> ExitCode {
     let run = || -> Result<(), String> {
         let config = prepare(&args.setup, None)?;
-        let before = report_of(std::slice::from_ref(&args.before), &config)?;
-        let after = report_of(std::slice::from_ref(&args.after), &config)?;
+        let before = report_of(std::slice::from_ref(&args.before), &config, None)?;
+        let after = report_of(std::slice::from_ref(&args.after), &config, None)?;
         let d = Diff::new(&before, &after);
         let mut out = output(args.output.as_deref())?;
         let written = match args.format {
-            DiffFormat::Text => out.write_all(d.render_text().as_bytes()),
+            DiffFormat::Text => {
+                out.write_all(d.render_text_styled(args.color.style(args.output.as_deref())).as_bytes())
+            }
+            DiffFormat::Html => out.write_all(phonehome_report::html::diff::render(&d).as_bytes()),
             DiffFormat::Json => serde_json::to_writer_pretty(&mut out, &d)
                 .map_err(std::io::Error::from)
                 .and_then(|()| out.write_all(b"\n")),
@@ -581,33 +712,37 @@ fn check(args: CheckArgs) -> ExitCode {
                 args.policy.display()
             ));
         }
-        let report = report_of(&args.inputs, &config)?;
+        let evidence = args.evidence_pcap.as_deref().map(|p| Evidence::create(p, &args.inputs)).transpose()?;
+        let report = report_of(&args.inputs, &config, evidence)?;
         let violations = policy.check(&report);
         let mut out = output(None)?;
+        let style = args.color.style(None);
         let written = match args.format {
-            DiffFormat::Text => {
+            CheckFormat::Text => {
                 let mut s = String::new();
                 if violations.is_empty() {
                     s.push_str(&format!(
-                        "PASS: {} keeps the policy {}\n",
+                        "{} {} keeps the policy {}\n",
+                        style.good("PASS:"),
                         args.inputs.join(", "),
                         args.policy.display()
                     ));
                 } else {
                     s.push_str(&format!(
-                        "FAIL: {} violation{} of {} in {}\n",
+                        "{} {} violation{} of {} in {}\n",
+                        style.bad("FAIL:"),
                         violations.len(),
                         if violations.len() == 1 { "" } else { "s" },
                         args.policy.display(),
                         args.inputs.join(", ")
                     ));
                     for v in &violations {
-                        s.push_str(&format!("  {}: {}\n", v.rule, v.detail));
+                        s.push_str(&format!("  {}: {}\n", style.bad(v.rule), v.detail));
                     }
                 }
                 out.write_all(s.as_bytes())
             }
-            DiffFormat::Json => {
+            CheckFormat::Json => {
                 let doc = serde_json::json!({"pass": violations.is_empty(), "violations": violations});
                 serde_json::to_writer_pretty(&mut out, &doc)
                     .map_err(std::io::Error::from)

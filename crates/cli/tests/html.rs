@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use phonehome_testkit::packets::{ipv4, raw_pcap, tcp, udp};
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -168,47 +170,6 @@ fn markup_in_a_har_is_text() {
 // a DNS question carries the IMEI in a name with an `<img onerror>` label, and a TCP flow to
 // 198.51.100.7 carries the IMEI in its raw payload.
 
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
-    let len = (20 + payload.len()) as u16;
-    let mut h = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0];
-    h[2..4].copy_from_slice(&len.to_be_bytes());
-    h.extend_from_slice(&src);
-    h.extend_from_slice(&dst);
-    let c = checksum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    h.extend_from_slice(payload);
-    h
-}
-
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
-    u
-}
-
-fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&ack.to_be_bytes());
-    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    t.extend_from_slice(payload);
-    t
-}
-
 fn dns_name(labels: &[&[u8]]) -> Vec<u8> {
     let mut n = Vec::new();
     for l in labels {
@@ -233,21 +194,8 @@ fn dns(id: u16, name: &[u8], answer: Option<[u8; 4]>) -> Vec<u8> {
     m
 }
 
-fn pcap(packets: &[Vec<u8>]) -> Vec<u8> {
-    let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 101, 0, 0, 0];
-    for (i, p) in packets.iter().enumerate() {
-        let t = 1_700_000_000u32 + i as u32;
-        f.extend_from_slice(&t.to_le_bytes());
-        f.extend_from_slice(&0u32.to_le_bytes());
-        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        f.extend_from_slice(p);
-    }
-    f
-}
-
-#[test]
-fn markup_in_dns_names_and_payload_is_text() {
+/// The capture described above, written to a temporary file.
+fn hostile_dns_capture(dir: &Path) -> PathBuf {
     const PHONE: [u8; 4] = [10, 0, 0, 2];
     const RESOLVER: [u8; 4] = [192, 0, 2, 53];
     const SERVER: [u8; 4] = [198, 51, 100, 7];
@@ -263,10 +211,16 @@ fn markup_in_dns_names_and_payload_is_text() {
         ipv4(PHONE, SERVER, 6, &tcp(40001, 4444, 1001, 5001, 0x18, payload.as_bytes())),
         ipv4(PHONE, SERVER, 6, &tcp(40001, 4444, 1001 + payload.len() as u32, 5001, 0x11, b"")),
     ];
-    let dir = std::env::temp_dir().join(format!("phonehome-html-dns-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let cap = dir.join("hostile-dns.pcap");
-    std::fs::write(&cap, pcap(&packets)).unwrap();
+    std::fs::write(&cap, raw_pcap(1_700_000_000, &packets)).unwrap();
+    cap
+}
+
+#[test]
+fn markup_in_dns_names_and_payload_is_text() {
+    let dir = std::env::temp_dir().join(format!("phonehome-html-dns-{}", std::process::id()));
+    let cap = hostile_dns_capture(&dir);
     let id = format!("imei={IMEI}");
     let page = html("hostile-dns", &["--id", &id, cap.to_str().unwrap()]);
     let _ = std::fs::remove_dir_all(&dir);
@@ -281,5 +235,41 @@ fn markup_in_dns_names_and_payload_is_text() {
     // The DNS question with the IMEI: its name, redacted, as text.
     assert!(excerpts.iter().any(|e| e.contains("[imei].x&lt;img")), "DNS question: {excerpts:?}");
     assert!(page.contains("<span class=\"mono\">6</span>"), "the frame of the payload");
+    assert!(!page.contains(IMEI));
+}
+
+/// `diff --format html` between a capture whose DNS names and payload carry markup and the
+/// example capture: the names that disappeared are text, and the page is made of the
+/// report's own tags only.
+#[test]
+fn diff_page_shows_markup_as_text() {
+    let dir = std::env::temp_dir().join(format!("phonehome-html-diff-{}", std::process::id()));
+    let cap = hostile_dns_capture(&dir);
+    let out = dir.join("diff.html");
+    let id = format!("imei={IMEI}");
+    let run = phonehome(&[
+        "diff",
+        "--format",
+        "html",
+        "-o",
+        out.to_str().unwrap(),
+        "--declared-only",
+        "--id",
+        &id,
+        cap.to_str().unwrap(),
+        "examples/1kxun.pcap",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let page = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_only_own_markup(&page);
+    for id in ["overview", "identifiers", "organisations", "countries", "destinations", "methods"] {
+        assert!(page.contains(&format!("<section id=\"{id}\"")), "section {id}");
+    }
+    let name = "&lt;script&gt;alert(1)&lt;/script&gt;.evil.example";
+    assert!(page.matches(name).count() >= 2, "the identifier's destination and the destination that disappeared");
+    assert!(page.contains("<span class=\"tag fp\">no longer sent</span>"), "the IMEI is no longer sent");
+    assert!(page.contains("No identifier is sent any more"));
+    assert!(page.contains("examples/1kxun.pcap"));
     assert!(!page.contains(IMEI));
 }

@@ -60,6 +60,50 @@ fn text_summary_snapshot() {
     }
 }
 
+/// Colour only when asked (or on a terminal, which tests never are): `--color always` paints
+/// the text summary, diff and check, even with NO_COLOR (an explicit flag wins); `never` and
+/// the default through a pipe do not.
+#[test]
+fn colour_only_when_asked() {
+    let esc = |out: &Output| stdout(out).contains('\x1b');
+    let always = phonehome(&["analyze", "--color", "always", "--vendor", "Xiaomi", XIAOMI]);
+    let text = stdout(&always);
+    assert!(text.contains("\x1b[1mOrganisations (of "), "{text}");
+    assert!(text.contains("\x1b[32mfirst party\x1b[0m"), "{text}");
+    let never = phonehome(&["analyze", "--color", "never", "--vendor", "Xiaomi", XIAOMI]);
+    assert!(!esc(&never));
+    // Without the escapes, the same text.
+    let plain: String = {
+        let mut s = String::new();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find('\x1b') {
+            s.push_str(&rest[..i]);
+            rest = &rest[i + rest[i..].find('m').unwrap() + 1..];
+        }
+        s + rest
+    };
+    assert_eq!(plain, stdout(&never));
+    assert!(!esc(&phonehome(&["analyze", "--vendor", "Xiaomi", XIAOMI])), "auto, into a pipe");
+    let no_color = Command::new(env!("CARGO_BIN_EXE_phonehome"))
+        .args(["analyze", "--color", "always", XIAOMI])
+        .env("NO_COLOR", "1")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(esc(&no_color), "--color always wins over NO_COLOR");
+
+    let diff = phonehome(&["diff", "--color", "always", "--vendor", "Xiaomi", XIAOMI, KXUN]);
+    assert!(stdout(&diff).contains("\x1b[1mIdentifiers:\x1b[0m"), "{}", stdout(&diff));
+    assert!(stdout(&diff).contains("\x1b[33m+ "), "appeared, in yellow");
+    assert!(!esc(&phonehome(&["diff", "--color", "never", XIAOMI, KXUN])));
+    let check =
+        phonehome(&["check", "--color", "always", "--policy", "examples/policy.toml", "--vendor", "Xiaomi", KXUN]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(stdout(&check).starts_with("\x1b[31mFAIL:\x1b[0m "), "{}", stdout(&check));
+    let check = phonehome(&["check", "--policy", "examples/policy.toml", "--vendor", "Xiaomi", KXUN]);
+    assert!(stdout(&check).starts_with("FAIL: "));
+}
+
 #[test]
 fn quiet_says_only_what_left() {
     let text = stdout(&phonehome(&["analyze", "-q", KXUN]));

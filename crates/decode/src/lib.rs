@@ -107,6 +107,26 @@ impl Default for DecoderConfig {
 pub struct Decoder {
     config: DecoderConfig,
     defrag: defrag::Defrag,
+    /// The datagram the last decoded frame was a fragment of.
+    last_fragment: Option<FragmentId>,
+}
+
+/// Which IP datagram a fragment belongs to (source, destination, identification and, for
+/// IPv4, protocol), as the defragmenter keys it: frames with equal ids are pieces of one
+/// datagram while it is being reassembled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FragmentId(defrag::Key);
+
+impl FragmentId {
+    /// The datagram's source address.
+    pub fn src(&self) -> IpAddr {
+        self.0.src
+    }
+
+    /// The datagram's destination address.
+    pub fn dst(&self) -> IpAddr {
+        self.0.dst
+    }
 }
 
 /// Reads a big-endian `u16` at `at`, if the slice is long enough.
@@ -128,7 +148,15 @@ const GRE_UDP_PORT: u16 = 4754;
 impl Decoder {
     /// A decoder with the given limits; no state is allocated until fragments arrive.
     pub fn new(config: DecoderConfig) -> Decoder {
-        Decoder { config, defrag: defrag::Defrag::new() }
+        Decoder { config, defrag: defrag::Defrag::new(), last_fragment: None }
+    }
+
+    /// The datagram the frame given to the last [`Decoder::decode`] call was a fragment of
+    /// (`None` for an unfragmented packet). With `decode` returning `None` the datagram is
+    /// still incomplete; with a packet, this frame completed it. Lets a second pass over a
+    /// capture (the evidence file) find every frame of a datagram.
+    pub fn last_fragment(&self) -> Option<FragmentId> {
+        self.last_fragment
     }
 
     /// Decodes one frame. Returns `None` (and counts the reason in `counters`) for frames that
@@ -145,7 +173,8 @@ impl Decoder {
         frame: &'a [u8],
         counters: &mut Counters,
     ) -> Option<Packet<'a>> {
-        let Decoder { config, defrag } = self;
+        let Decoder { config, defrag, last_fragment } = self;
+        *last_fragment = None;
         defrag.expire(ts.0, config.frag_timeout_ns, counters);
         let (frame, app) =
             if link_type == LinkType::ETHERNET { link::pcapdroid(frame, counters) } else { (frame, None) };
@@ -190,6 +219,7 @@ impl Decoder {
                 };
                 let key =
                     defrag::Key { src: ip.src, dst: ip.dst, id: frag.id, proto: if ip.v6 { 0 } else { ip.proto } };
+                *last_fragment = Some(FragmentId(key));
                 let r = d.insert(key, frag, ip.payload, ip.proto, ip.hdr_len, ts.0, config, counters)?;
                 ip_len = r.hdr_len.saturating_add(r.payload.len() as u32);
                 (proto, payload) = (r.proto, r.payload);
@@ -354,6 +384,8 @@ mod tests {
         let f2 = v4_packet(17, [1, 1, 1, 1], [2, 2, 2, 2], 9, 3, b);
         let f1 = v4_packet(17, [1, 1, 1, 1], [2, 2, 2, 2], 9, 0x2000, a);
         assert!(d.decode(Timestamp(0), LinkType::RAW, &f2, &mut c).is_none());
+        let first = d.last_fragment().expect("a fragment");
+        assert_eq!((first.src(), first.dst()), ("1.1.1.1".parse().unwrap(), "2.2.2.2".parse().unwrap()));
         let p = d.decode(Timestamp(1), LinkType::RAW, &f1, &mut c).unwrap();
         assert_eq!(p.ip_len, 68);
         match p.transport {
@@ -361,6 +393,14 @@ mod tests {
             t => panic!("{t:?}"),
         }
         assert_eq!((c.get(Counter::Fragments), c.get(Counter::Reassembled)), (2, 1));
+        assert_eq!(d.last_fragment(), Some(first), "the frame that completed the datagram");
+        // Another datagram (other id) is another fragment id; a whole packet has none.
+        let other = v4_packet(17, [1, 1, 1, 1], [2, 2, 2, 2], 10, 3, b);
+        assert!(d.decode(Timestamp(2), LinkType::RAW, &other, &mut c).is_none());
+        assert!(d.last_fragment().is_some_and(|f| f != first));
+        let whole = v4_packet(17, [1, 1, 1, 1], [2, 2, 2, 2], 11, 0, &datagram);
+        assert!(d.decode(Timestamp(3), LinkType::RAW, &whole, &mut c).is_some());
+        assert_eq!(d.last_fragment(), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod attribution;
 mod dissect;
+pub mod evidence;
 mod findings;
 mod handler;
 mod har;

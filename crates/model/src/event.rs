@@ -536,6 +536,22 @@ impl<S: EventSink + ?Sized> EventSink for &mut S {
     }
 }
 
+/// Two sinks fed the same events, in order (e.g. a report and the evidence collector).
+#[derive(Debug)]
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: EventSink, B: EventSink> EventSink for Tee<A, B> {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.0.event(event)?;
+        self.1.event(event)
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.0.finish()?;
+        self.1.finish()
+    }
+}
+
 /// A sink that keeps every event, for tests and for reports built at the end.
 #[derive(Default, Debug)]
 pub struct VecSink(pub Vec<Event>);

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::document::Report;
+use crate::style::Style;
 use crate::text::printable;
 
 /// Keys present on one side only, each with what the user needs to recognise it.
@@ -148,21 +149,32 @@ impl Diff {
 
     /// The text people read.
     pub fn render_text(&self) -> String {
+        self.render_text_styled(Style::PLAIN)
+    }
+
+    /// The text people read, painted with `style`: identifiers now sent in red, no longer
+    /// sent in green; what appeared (`+`) in yellow, what disappeared (`-`) dim. (Not a diff
+    /// tool's green and red: a new destination is news to look at, not good news.)
+    pub fn render_text_styled(&self, style: Style) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Before: {}", self.before.join(", "));
         let _ = writeln!(s, "After:  {}", self.after.join(", "));
         let new_ids: Vec<_> = self.identifiers.iter().filter(|c| c.before == 0).collect();
         let gone_ids: Vec<_> = self.identifiers.iter().filter(|c| c.after == 0).collect();
         let kept_ids: Vec<_> = self.identifiers.iter().filter(|c| c.before > 0 && c.after > 0).collect();
-        let _ = writeln!(s, "\nIdentifiers:");
+        let _ = writeln!(s, "\n{}", style.heading("Identifiers:"));
         if self.identifiers.is_empty() {
             let _ = writeln!(s, "  none sent, before or after");
         }
-        for (title, list) in [("now sent", &new_ids), ("no longer sent", &gone_ids), ("still sent", &kept_ids)] {
+        for (title, list, paint) in [
+            ("now sent", &new_ids, Style::bad as fn(Style, &str) -> String),
+            ("no longer sent", &gone_ids, Style::good),
+            ("still sent", &kept_ids, Style::heading),
+        ] {
             if list.is_empty() {
                 continue;
             }
-            let _ = writeln!(s, "  {title} ({}):", list.len());
+            let _ = writeln!(s, "  {}", paint(style, &format!("{title} ({}):", list.len())));
             for c in list.iter() {
                 let counts = match (c.before, c.after) {
                     (0, n) => format!("{n}x"),
@@ -172,7 +184,7 @@ impl Diff {
                 let _ = writeln!(
                     s,
                     "    {} to {} [{}]: {counts}",
-                    printable(&c.identifier, 120),
+                    style.kind(&printable(&c.identifier, 120)),
                     printable(&c.destination, 120),
                     printable(&c.owner, 120)
                 );
@@ -183,10 +195,12 @@ impl Diff {
             ("Server countries", &self.server_countries),
             ("Destinations", &self.destinations),
         ] {
-            let _ = writeln!(s, "\n{title}: {} unchanged", c.unchanged);
-            for (sign, list) in [("+", &c.appeared), ("-", &c.disappeared)] {
+            let _ = writeln!(s, "\n{} {} unchanged", style.heading(&format!("{title}:")), c.unchanged);
+            for (sign, list, paint) in
+                [("+", &c.appeared, Style::attention as fn(Style, &str) -> String), ("-", &c.disappeared, Style::dim)]
+            {
                 for item in list {
-                    let _ = writeln!(s, "  {sign} {}", printable(item, 120));
+                    let _ = writeln!(s, "  {}", paint(style, &format!("{sign} {}", printable(item, 120))));
                 }
             }
         }

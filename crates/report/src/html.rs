@@ -25,6 +25,7 @@ use crate::summary::{DestRow, IdentifierRow, OrgRow, Owner, Summary, SummaryBuil
 use crate::text::human_bytes;
 
 mod countries;
+pub mod diff;
 pub mod escape;
 pub mod evidence;
 pub mod timeline;
@@ -158,19 +159,7 @@ pub fn render(sum: &Summary, seen: &Observed, opts: &HtmlOptions) -> String {
         [one] => format!("phonehome report: {one}"),
         [one, rest @ ..] => format!("phonehome report: {one} and {} more", rest.len()),
     };
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"color-scheme\" content=\"light dark\">\n\
-         <meta name=\"generator\" content=\"phonehome {}\">\n\
-         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        esc(&content_security_policy()),
-        env!("CARGO_PKG_VERSION"),
-        esc(&title)
-    );
+    page_start(&mut h, &title);
     let _ = write!(
         h,
         "<header>\n<h1>What the device sent, to whom, and where</h1>\n<p class=\"lede\">{}</p>\n",
@@ -198,13 +187,36 @@ pub fn render(sum: &Summary, seen: &Observed, opts: &HtmlOptions) -> String {
     timeline_section(&mut h, seen);
     destinations(&mut h, sum, seen, &dest_ids);
     methods(&mut h, sum, opts);
+    page_end(&mut h);
+    h
+}
+
+/// The page's head (its policy, the style sheet) and the opening of its body; every page
+/// phonehome writes (report, diff) starts so.
+fn page_start(h: &mut String, title: &str) {
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"color-scheme\" content=\"light dark\">\n\
+         <meta name=\"generator\" content=\"phonehome {}\">\n\
+         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+        esc(&content_security_policy()),
+        env!("CARGO_PKG_VERSION"),
+        esc(title)
+    );
+}
+
+/// Closes what [`page_start`] and the `<main>` element opened.
+fn page_end(h: &mut String) {
     let _ = write!(
         h,
         "</main>\n<footer>Made by phonehome {} from the captures named above. The page loads nothing \
          from any network and runs no script.</footer>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION")
     );
-    h
 }
 
 /// "3 identifiers left to 5 organisations in 4 countries." (escaped HTML).

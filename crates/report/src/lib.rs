@@ -9,6 +9,7 @@ pub mod document;
 pub mod html;
 mod ndjson;
 pub mod policy;
+pub mod style;
 pub mod summary;
 pub mod text;
 
@@ -16,4 +17,5 @@ pub use csv::CsvSink;
 pub use document::{JsonReport, Report};
 pub use html::HtmlReport;
 pub use ndjson::NdjsonSink;
+pub use style::Style;
 pub use text::{TextSummary, render as render_text};

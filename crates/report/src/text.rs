@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use phonehome_model::{CounterGroup, Event, EventSink};
 
+use crate::style::Style;
 use crate::summary::{Owner, Summary, SummaryBuilder};
 
 /// How much the summary says.
@@ -32,17 +33,24 @@ pub struct TextSummary<W: Write> {
     out: W,
     builder: SummaryBuilder,
     detail: Detail,
+    style: Style,
 }
 
 impl<W: Write> TextSummary<W> {
     /// Prints to `out` at [`EventSink::finish`].
     pub fn new(out: W) -> TextSummary<W> {
-        TextSummary { out, builder: SummaryBuilder::new(), detail: Detail::Normal }
+        TextSummary { out, builder: SummaryBuilder::new(), detail: Detail::Normal, style: Style::PLAIN }
     }
 
     /// Says more or less.
     pub fn with_detail(mut self, detail: Detail) -> TextSummary<W> {
         self.detail = detail;
+        self
+    }
+
+    /// Paints headings and markers (for a terminal that wants colour).
+    pub fn with_style(mut self, style: Style) -> TextSummary<W> {
+        self.style = style;
         self
     }
 }
@@ -54,6 +62,11 @@ pub fn render(sum: &Summary) -> String {
 
 /// The text of a summary, at the given detail.
 pub fn render_with(sum: &Summary, detail: Detail) -> String {
+    render_styled(sum, detail, Style::PLAIN)
+}
+
+/// The text of a summary, at the given detail, painted with `style`.
+pub fn render_styled(sum: &Summary, detail: Detail, style: Style) -> String {
     let shown = detail.rows();
     let mut s = String::new();
     let Some(st) = &sum.stats else { return s };
@@ -81,13 +94,13 @@ pub fn render_with(sum: &Summary, detail: Detail) -> String {
         );
     }
     render_encrypted(sum, &mut s);
-    render_leaks(sum, &mut s);
+    render_leaks(sum, &mut s, style);
     if detail == Detail::Quiet {
         return s;
     }
-    render_orgs(sum, &mut s, shown);
-    render_countries(sum, &mut s, shown);
-    render_destinations(sum, &mut s, shown);
+    render_orgs(sum, &mut s, shown, style);
+    render_countries(sum, &mut s, shown, style);
+    render_destinations(sum, &mut s, shown, style);
     for group in [CounterGroup::Skipped, CounterGroup::Anomaly, CounterGroup::Cap] {
         let items: Vec<String> = st.counters.nonzero(group).map(|(c, n)| format!("{} {n}", c.name())).collect();
         if !items.is_empty() {
@@ -134,24 +147,27 @@ fn render_encrypted(sum: &Summary, s: &mut String) {
 }
 
 /// The answer to the first question: which identifiers left, to whom, how often.
-fn render_leaks(sum: &Summary, s: &mut String) {
+fn render_leaks(sum: &Summary, s: &mut String, style: Style) {
     if sum.identifiers.is_empty() {
         let _ = writeln!(s, "\nNo identifiers found in what was sent.");
         return;
     }
     let total: u64 = sum.identifiers.values().map(|g| g.count).sum::<u64>() + sum.identifiers_untracked;
-    let _ = writeln!(s, "\nIdentifiers sent ({total} finding{}):", if total == 1 { "" } else { "s" });
+    let _ = writeln!(s, "\n{}", style.heading(&format!("Identifiers sent ({total} finding{}):", plural(total))));
     // Declared values first (the user asked about them), then by how often.
     let mut groups: Vec<_> = sum.identifiers.iter().collect();
     groups.sort_by(|a, b| b.0.2.cmp(&a.0.2).then(b.1.count.cmp(&a.1.count)).then_with(|| a.0.cmp(b.0)));
     for ((kind, label, declared), g) in groups {
         let what = match label {
-            Some(l) => format!("{kind} \"{}\"", printable(l, 30)),
-            None => kind.to_string(),
+            Some(l) => format!("{} \"{}\"", style.kind(kind), printable(l, 30)),
+            None => style.kind(kind),
         };
         let how = if *declared { "declared" } else { "undeclared" };
-        let third =
-            if g.to_third_parties > 0 { format!(", {} to third parties", g.to_third_parties) } else { String::new() };
+        let third = if g.to_third_parties > 0 {
+            format!(", {}", style.bad(&format!("{} to third parties", g.to_third_parties)))
+        } else {
+            String::new()
+        };
         let dests = g.destinations.len();
         let _ = writeln!(
             s,
@@ -172,17 +188,14 @@ fn render_leaks(sum: &Summary, s: &mut String) {
                 who.push(format!("server {c}"));
             }
             if ld.third_party == Some(true) {
-                who.push("third party".into());
+                who.push(style.bad("third party"));
             }
             let who = if who.is_empty() { String::new() } else { format!(" [{}]", who.join(", ")) };
             let _ = writeln!(s, "      to {}{who}: {}", printable(d, 50), ld.count);
         }
         if list.len() > 5 || g.destinations_untracked > 0 {
-            let _ = writeln!(
-                s,
-                "      ... and {} more destinations",
-                list.len().saturating_sub(5) as u64 + g.destinations_untracked
-            );
+            let more = list.len().saturating_sub(5) as u64 + g.destinations_untracked;
+            let _ = writeln!(s, "      {}", style.dim(&format!("... and {more} more destinations")));
         }
         let set = |set: &std::collections::BTreeSet<String>| {
             set.iter().take(6).map(|x| printable(x, 30)).collect::<Vec<_>>().join(", ")
@@ -196,7 +209,7 @@ fn render_leaks(sum: &Summary, s: &mut String) {
 }
 
 /// Who received data: owners with identifiers first, then by bytes sent.
-fn render_orgs(sum: &Summary, s: &mut String, shown: usize) {
+fn render_orgs(sum: &Summary, s: &mut String, shown: usize, style: Style) {
     if sum.attributed_flows == 0 && sum.orgs.keys().all(|o| *o == Owner::Unknown) {
         return;
     }
@@ -209,7 +222,11 @@ fn render_orgs(sum: &Summary, s: &mut String, shown: usize) {
             .then(b.flows.cmp(&a.flows))
             .then_with(|| a.owner.cmp(&b.owner))
     });
-    let _ = writeln!(s, "\nOrganisations (of {}; identifiers first, then by bytes sent):", rows.len());
+    let _ = writeln!(
+        s,
+        "\n{}",
+        style.heading(&format!("Organisations (of {}; identifiers first, then by bytes sent):", rows.len()))
+    );
     for o in rows.iter().take(shown) {
         let mut head = printable(&o.owner.display(), 50);
         let mut facts = Vec::new();
@@ -220,8 +237,8 @@ fn render_orgs(sum: &Summary, s: &mut String, shown: usize) {
             facts.push(format!("part of {}", printable(p, 30)));
         }
         match o.third_party {
-            Some(true) => facts.push("third party".into()),
-            Some(false) => facts.push("first party".into()),
+            Some(true) => facts.push(style.bad("third party")),
+            Some(false) => facts.push(style.good("first party")),
             None => {}
         }
         if !facts.is_empty() {
@@ -246,7 +263,7 @@ fn render_orgs(sum: &Summary, s: &mut String, shown: usize) {
         }
         if !o.identifiers.is_empty() {
             let ids: Vec<String> =
-                o.identifiers.iter().map(|(k, n)| format!("{} ({n})", printable(k, 30))).take(8).collect();
+                o.identifiers.iter().map(|(k, n)| format!("{} ({n})", style.kind(&printable(k, 30)))).take(8).collect();
             details.push(format!("identifiers: {}", ids.join(", ")));
         }
         if !details.is_empty() {
@@ -254,18 +271,18 @@ fn render_orgs(sum: &Summary, s: &mut String, shown: usize) {
         }
     }
     if rows.len() > shown {
-        let _ = writeln!(s, "  ... and {} more", rows.len() - shown);
+        let _ = writeln!(s, "  {}", style.dim(&format!("... and {} more", rows.len() - shown)));
     }
 }
 
 /// Where the servers are.
-fn render_countries(sum: &Summary, s: &mut String, shown: usize) {
+fn render_countries(sum: &Summary, s: &mut String, shown: usize, style: Style) {
     if sum.countries.is_empty() {
         return;
     }
     let mut rows: Vec<_> = sum.countries.iter().collect();
     rows.sort_by(|a, b| b.1.findings.cmp(&a.1.findings).then(b.1.flows.cmp(&a.1.flows)).then_with(|| a.0.cmp(b.0)));
-    let _ = writeln!(s, "\nServer countries (of {}):", rows.len());
+    let _ = writeln!(s, "\n{}", style.heading(&format!("Server countries (of {}):", rows.len())));
     for (c, r) in rows.iter().take(shown) {
         let owners: Vec<String> = r.owners.iter().take(5).map(|o| printable(o, 30)).collect();
         let more = if r.owners.len() > 5 { ", ..." } else { "" };
@@ -281,16 +298,16 @@ fn render_countries(sum: &Summary, s: &mut String, shown: usize) {
         );
     }
     if rows.len() > shown {
-        let _ = writeln!(s, "  ... and {} more", rows.len() - shown);
+        let _ = writeln!(s, "  {}", style.dim(&format!("... and {} more", rows.len() - shown)));
     }
 }
 
-fn render_destinations(sum: &Summary, s: &mut String, shown: usize) {
+fn render_destinations(sum: &Summary, s: &mut String, shown: usize, style: Style) {
     let mut dests: Vec<_> = sum.destinations.iter().collect();
     dests
         .sort_by(|a, b| (b.1.bytes_out + b.1.bytes_in).cmp(&(a.1.bytes_out + a.1.bytes_in)).then_with(|| a.0.cmp(b.0)));
     if !dests.is_empty() {
-        let _ = writeln!(s, "\nDestinations (by bytes; of {}):", dests.len());
+        let _ = writeln!(s, "\n{}", style.heading(&format!("Destinations (by bytes; of {}):", dests.len())));
         for ((ip, port, proto), d) in dests.iter().take(shown) {
             let mut endpoint = match (ip, port) {
                 (IpAddr::V6(_), Some(p)) => format!("[{ip}]:{p}"),
@@ -320,7 +337,7 @@ fn render_destinations(sum: &Summary, s: &mut String, shown: usize) {
             );
         }
         if dests.len() > shown {
-            let _ = writeln!(s, "  ... and {} more", dests.len() - shown);
+            let _ = writeln!(s, "  {}", style.dim(&format!("... and {} more", dests.len() - shown)));
         }
     }
     if sum.destinations_untracked_flows > 0 {
@@ -339,7 +356,7 @@ impl<W: Write> EventSink for TextSummary<W> {
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        let text = render_with(self.builder.summary(), self.detail);
+        let text = render_styled(self.builder.summary(), self.detail, self.style);
         self.out.write_all(text.as_bytes())?;
         self.out.flush()
     }
@@ -351,7 +368,7 @@ pub(crate) fn plural(n: u64) -> &'static str {
 }
 
 /// `1.5 kB`, `2.0 GB`: decimal units, as people read sizes (shared by every report).
-pub(crate) fn human_bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut v = n as f64;
     let mut u = 0;

@@ -2,6 +2,8 @@
 //! into any [`FlowHandler`], so that parser tests on real captures need no copy of that loop.
 #![forbid(unsafe_code)]
 
+pub mod packets;
+
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
