@@ -56,6 +56,11 @@ struct Setup {
     attribution: AttributionArgs,
     #[command(flatten)]
     limits: Limits,
+    /// Worker threads that flows are shared out to (default: one per core). Output is the
+    /// same for any number of threads above 1; 1 runs everything on one thread, with flows
+    /// ended by the same packet in a different order (docs/OUTPUT.md, "Order").
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
 }
 
 #[derive(clap::Args)]
@@ -374,6 +379,10 @@ fn config(limits: &Limits) -> Config {
 /// neither the flags nor the profile name it.
 fn prepare(setup: &Setup, fallback_vendor: Option<String>) -> Result<Config, String> {
     let mut config = config(&setup.limits);
+    config.threads = match setup.threads {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let (detection, vendor) = detection(&setup.identifiers)?;
     config.detection = detection;
     config.attribution = attribution(&setup.attribution, vendor.or(fallback_vendor))?;

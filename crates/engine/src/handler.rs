@@ -125,11 +125,25 @@ impl<'s> Handler<'s> {
                 leak.dest = attributor.destination(f.dest_ip, leak.dest_hostname.as_ref());
             }
             if error.is_none()
-                && let Err(e) = sink.event(&event)
+                && let Err(e) = sink.event_owned(event)
             {
                 *error = Some(e);
             }
         })
+    }
+
+    /// TLS key material from the capture (a pcapng Decryption Secrets Block), in capture
+    /// order relative to packets. Counted by the engine; TLS decryption (issue 9) takes it
+    /// from here.
+    pub(crate) fn add_secrets(&mut self, secrets_type: u32, data: &[u8]) {
+        let _ = (secrets_type, data);
+    }
+
+    /// Hands what DNS answers teach to `to` instead of remembering it here: the threaded
+    /// engine (parallel.rs) applies every worker's answers to one table in capture order
+    /// and names the events there.
+    pub(crate) fn defer_names(&mut self, to: Box<dyn FnMut(crate::dissect::Learnt)>) {
+        self.names.defer(to);
     }
 
     /// Sends the events in `scratch` as events of `flow`, whose server name so far is
@@ -153,7 +167,7 @@ impl<'s> Handler<'s> {
 
     fn emit(&mut self, event: Event) {
         if self.error.is_none()
-            && let Err(e) = self.sink.event(&event)
+            && let Err(e) = self.sink.event_owned(event)
         {
             self.error = Some(e);
         }

@@ -467,6 +467,12 @@ pub trait EventSink {
     /// One event, in pipeline order (each flow's events before its `flow` event; `stats` last).
     fn event(&mut self, event: &Event) -> std::io::Result<()>;
 
+    /// The same, for an event the caller no longer needs: a sink that keeps events (the
+    /// threaded engine's per-worker buffers) takes it without a copy.
+    fn event_owned(&mut self, event: Event) -> std::io::Result<()> {
+        self.event(&event)
+    }
+
     /// No more events; flush buffers, print summaries.
     fn finish(&mut self) -> std::io::Result<()> {
         Ok(())
@@ -476,6 +482,10 @@ pub trait EventSink {
 impl<S: EventSink + ?Sized> EventSink for &mut S {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
         (**self).event(event)
+    }
+
+    fn event_owned(&mut self, event: Event) -> std::io::Result<()> {
+        (**self).event_owned(event)
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
@@ -490,6 +500,11 @@ pub struct VecSink(pub Vec<Event>);
 impl EventSink for VecSink {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
         self.0.push(event.clone());
+        Ok(())
+    }
+
+    fn event_owned(&mut self, event: Event) -> std::io::Result<()> {
+        self.0.push(event);
         Ok(())
     }
 }
