@@ -56,6 +56,17 @@ pub(crate) fn run(
     sink: &mut dyn EventSink,
     threads: usize,
 ) -> std::io::Result<Outcome> {
+    run_batched(inputs, config, sink, threads, BATCH_ITEMS)
+}
+
+/// [`run`] with batches of at most `batch_items` items.
+fn run_batched(
+    inputs: Vec<Input>,
+    config: &Config,
+    sink: &mut dyn EventSink,
+    threads: usize,
+    batch_items: usize,
+) -> std::io::Result<Outcome> {
     // The caps on memory held for flows are shared out: each worker gets its part.
     let mut per_worker = config.clone();
     per_worker.flow.max_flows = config.flow.max_flows.div_ceil(threads).max(1);
@@ -69,9 +80,9 @@ pub(crate) fn run(
             std::thread::Builder::new()
                 .name(format!("phonehome-flows-{id}"))
                 .spawn_scoped(scope, move || worker(per_worker, id as u8, batches, results))?;
-            workers.push(WorkerLink { to: to_worker, from: from_worker });
+            workers.push(WorkerLink { to: to_worker, from: from_worker, merged: Vec::new() });
         }
-        crate::drive(inputs, config, Parallel::new(sink, config, workers))
+        crate::drive(inputs, config, Parallel::new(sink, config, workers, batch_items))
     })
 }
 
@@ -130,7 +141,10 @@ impl Batch {
 }
 
 enum ToWorker {
-    Batch(Arc<Batch>),
+    /// A batch, and the worker's earlier output back from the merge: dropped (and its
+    /// buffer reused) by the worker, because glibc's allocator is slow at freeing on one
+    /// thread what another allocated.
+    Batch(Arc<Batch>, Vec<Vec<Tagged>>),
     Stop,
 }
 
@@ -179,6 +193,8 @@ struct Totals {
 struct WorkerLink {
     to: SyncSender<ToWorker>,
     from: Receiver<FromWorker>,
+    /// Merged output to hand back with the next batch.
+    merged: Vec<Vec<Tagged>>,
 }
 
 /// The caller's thread: reads, decodes and routes packets; merges the workers' output.
@@ -202,11 +218,18 @@ struct Parallel<'s> {
     /// Counters of this thread's stages (the name table, HAR inputs).
     counters: Counters,
     findings_dropped: u64,
+    batch_items: usize,
 }
 
 impl<'s> Parallel<'s> {
-    fn new(sink: &'s mut dyn EventSink, config: &'s Config, workers: Vec<WorkerLink>) -> Parallel<'s> {
+    fn new(
+        sink: &'s mut dyn EventSink,
+        config: &'s Config,
+        workers: Vec<WorkerLink>,
+        batch_items: usize,
+    ) -> Parallel<'s> {
         Parallel {
+            batch_items: batch_items.max(1),
             config,
             sink,
             error: None,
@@ -232,8 +255,9 @@ impl<'s> Parallel<'s> {
             let mut next = self.spare.pop().unwrap_or_default();
             next.base = base;
             let batch = Arc::new(std::mem::replace(&mut self.batch, next));
-            for w in &self.workers {
-                w.to.send(ToWorker::Batch(batch.clone())).expect("a flow worker thread failed");
+            for w in &mut self.workers {
+                let merged = std::mem::take(&mut w.merged);
+                w.to.send(ToWorker::Batch(batch.clone(), merged)).expect("a flow worker thread failed");
             }
             self.in_flight.push_back(batch);
         }
@@ -254,10 +278,10 @@ impl<'s> Parallel<'s> {
     /// sink in order.
     fn merge_oldest(&mut self) {
         let Some(batch) = self.in_flight.pop_front() else { return };
-        let mut outputs: Vec<std::iter::Peekable<std::vec::IntoIter<Tagged>>> = Vec::with_capacity(self.workers.len());
+        let mut outputs: Vec<Vec<Tagged>> = Vec::with_capacity(self.workers.len());
         for w in &self.workers {
             match w.from.recv() {
-                Ok(FromWorker::Batch(out)) => outputs.push(out.into_iter().peekable()),
+                Ok(FromWorker::Batch(out)) => outputs.push(out),
                 _ => panic!("a flow worker thread failed"),
             }
         }
@@ -267,32 +291,37 @@ impl<'s> Parallel<'s> {
             b.arena.clear();
             self.spare.push(b);
         }
+        let mut next = vec![0usize; outputs.len()];
         loop {
             let mut best: Option<(usize, (u64, u8, u64))> = None;
-            for (i, out) in outputs.iter_mut().enumerate() {
-                if let Some(t) = out.peek()
+            for (i, out) in outputs.iter().enumerate() {
+                if let Some(t) = out.get(next[i])
                     && best.is_none_or(|(_, key)| t.key() < key)
                 {
                     best = Some((i, t.key()));
                 }
             }
             let Some((i, _)) = best else { break };
-            let Some(tagged) = outputs[i].next() else { break };
-            match tagged.out {
+            let tagged = &mut outputs[i][next[i]];
+            next[i] += 1;
+            match &mut tagged.out {
                 Out::Names(learnt) => {
-                    if self.names.remember(learnt) {
+                    if self.names.remember(std::mem::take(learnt)) {
                         self.counters.add(Counter::DnsNamesTable, 1);
                     }
                 }
-                Out::Event(mut event) => {
-                    self.name_from_dns(&mut event);
+                Out::Event(event) => {
+                    self.name_from_dns(event);
                     if self.error.is_none()
-                        && let Err(e) = self.sink.event_owned(event)
+                        && let Err(e) = self.sink.event(event)
                     {
                         self.error = Some(e);
                     }
                 }
             }
+        }
+        for (w, out) in self.workers.iter_mut().zip(outputs) {
+            w.merged.push(out);
         }
     }
 
@@ -352,7 +381,7 @@ impl Stage for Parallel<'_> {
             carrier_worker,
             inner_worker,
         }));
-        if self.batch.items.len() >= BATCH_ITEMS || self.batch.arena.len() >= BATCH_BYTES {
+        if self.batch.items.len() >= self.batch_items || self.batch.arena.len() >= BATCH_BYTES {
             self.dispatch();
         }
     }
@@ -426,7 +455,14 @@ fn worker(config: &Config, me: u8, batches: Receiver<ToWorker>, results: SyncSen
     }
     let mut table = FlowTable::new(config.flow.clone(), handler);
     let mut counters = Counters::default();
-    while let Ok(ToWorker::Batch(batch)) = batches.recv() {
+    while let Ok(ToWorker::Batch(batch, merged)) = batches.recv() {
+        for mut old in merged {
+            old.clear();
+            let mut output = output.borrow_mut();
+            if output.capacity() < old.capacity() {
+                *output = old;
+            }
+        }
         for (i, item) in batch.items.iter().enumerate() {
             let pos = batch.base + i as u64;
             match item {
@@ -463,7 +499,7 @@ fn worker(config: &Config, me: u8, batches: Receiver<ToWorker>, results: SyncSen
             }
         }
         drop(batch);
-        let out = in_order(output.take());
+        let out = in_order(std::mem::take(&mut *output.borrow_mut()));
         if results.send(FromWorker::Batch(out)).is_err() {
             return;
         }
@@ -589,6 +625,80 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every event of a run, as text, and the outcome's stats.
+    fn events(inputs: &[&str], config: &Config, threads: usize, batch_items: usize) -> (Vec<String>, String) {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+        let inputs = inputs.iter().map(|i| Input::open(&format!("{root}{i}")).unwrap()).collect();
+        let mut sink = phonehome_model::event::VecSink::default();
+        let outcome = match threads {
+            1 => crate::run(inputs, config, &mut sink),
+            n => run_batched(inputs, config, &mut sink, n, batch_items),
+        }
+        .unwrap();
+        (sink.0.iter().map(|e| format!("{e:?}")).collect(), format!("{:?}", outcome.stats))
+    }
+
+    #[test]
+    fn output_depends_neither_on_threads_nor_on_batches_and_matches_one_thread() {
+        let inputs =
+            ["examples/1kxun.pcap", "fixtures/captures/zeek__tunnels__vxlan.pcap", "fixtures/har/1kxun_chrome.har"];
+        let config = Config { attribution: crate::Attribution::embedded(), ..Config::default() };
+        let (want, want_stats) = events(&inputs, &config, 2, BATCH_ITEMS);
+        assert!(want.len() > 600);
+        for (threads, batch) in [(2, 1), (3, 7), (4, 100), (2, 1000)] {
+            let (got, stats) = events(&inputs, &config, threads, batch);
+            assert!(got == want, "{threads} threads, batches of {batch}");
+            assert_eq!(stats, want_stats);
+        }
+        let (mut one, one_stats) = events(&inputs, &config, 1, 0);
+        let mut sorted = want.clone();
+        one.sort();
+        sorted.sort();
+        assert!(one == sorted, "other events than on one thread");
+        assert_eq!(one_stats, want_stats);
+    }
+
+    #[test]
+    fn flows_ended_together_come_out_in_id_order() {
+        // Three flows ended by one step of time, in heap order 9, 4, 7 on one worker; a
+        // DNS answer taught while the second ended stays with it.
+        let flow = |pos, id| Tagged {
+            pos,
+            phase: 0,
+            tie: 0,
+            out: Out::Event(Event {
+                timestamp: Timestamp(0),
+                input: None,
+                flow: Some(phonehome_model::event::FlowRef {
+                    flow_id: id,
+                    src_ip: IpAddr::from([1, 1, 1, 1]),
+                    dest_ip: IpAddr::from([2, 2, 2, 2]),
+                    src_port: None,
+                    dest_port: None,
+                    proto: phonehome_model::IpProto::UDP,
+                }),
+                body: EventBody::Flow(Box::new(phonehome_model::event::FlowRecord {
+                    counts: Default::default(),
+                    start: Timestamp(0),
+                    end: Timestamp(0),
+                    reason: phonehome_model::event::EndReason::Timeout,
+                    app_proto: None,
+                    tcp_handshake: None,
+                    tcp_gaps: 0,
+                    app: None,
+                    tunnel: None,
+                    dest_hostname: None,
+                    dest: None,
+                })),
+            }),
+        };
+        let names = |pos, phase| Tagged { pos, phase, tie: 0, out: Out::Names((Vec::new(), String::new())) };
+        let out = in_order(vec![flow(5, 9), names(5, 0), flow(5, 4), flow(5, 7), names(5, 2), flow(6, 1)]);
+        let keys: Vec<_> = out.iter().map(Tagged::key).collect();
+        assert_eq!(keys, [(5, 0, 4), (5, 0, 4), (5, 0, 7), (5, 0, 9), (5, 2, 0), (6, 0, 1)]);
+        assert!(matches!(out[0].out, Out::Names(_)), "the answer stays before its flow's event");
+    }
 
     #[test]
     fn both_directions_go_to_the_same_worker_and_flows_spread() {
