@@ -95,9 +95,6 @@ struct PacketItem {
     packet: Packet<'static>,
     payload: (u32, u32),
     app: Option<(u32, u32)>,
-    /// Capture time moves forward to `ts` at this packet (it is later than every packet
-    /// before it in the input).
-    advances: bool,
     /// The worker owning the carrier's flow (for a tunnelled packet) and the packet's own.
     carrier_worker: u8,
     inner_worker: u8,
@@ -119,13 +116,21 @@ enum Item {
     Flush,
 }
 
-/// Items numbered from `base` (the position of the first one in the run), and the bytes
-/// they refer to.
+/// Items numbered from `base` (the position of the first one in the run), the bytes they
+/// refer to, and which worker needs which: a worker reads only its own packets, the steps
+/// of time and the items for all, not the whole batch.
 #[derive(Default)]
 struct Batch {
     base: u64,
     items: Vec<Item>,
     arena: Vec<u8>,
+    /// Per worker, the indices of the packets whose carrier or own flow it owns.
+    lanes: Vec<Vec<u32>>,
+    /// Indices of the items for every worker (all but packets).
+    common: Vec<u32>,
+    /// The packets that move capture time forward (later than every packet before them
+    /// in the input), with their time.
+    steps: Vec<(u32, Timestamp)>,
 }
 
 impl Batch {
@@ -137,6 +142,20 @@ impl Batch {
 
     fn bytes(&self, (start, end): (u32, u32)) -> &[u8] {
         &self.arena[start as usize..end as usize]
+    }
+
+    /// Adds an item for every worker.
+    fn push_common(&mut self, item: Item) {
+        self.common.push(self.items.len() as u32);
+        self.items.push(item);
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.arena.clear();
+        self.lanes.iter_mut().for_each(Vec::clear);
+        self.common.clear();
+        self.steps.clear();
     }
 }
 
@@ -287,8 +306,7 @@ impl<'s> Parallel<'s> {
         }
         // Every worker is done with the batch: keep its buffers for a later one.
         if let Ok(mut b) = Arc::try_unwrap(batch) {
-            b.items.clear();
-            b.arena.clear();
+            b.clear();
             self.spare.push(b);
         }
         let mut next = vec![0usize; outputs.len()];
@@ -353,7 +371,7 @@ impl Stage for Parallel<'_> {
         self.decoder = Decoder::new(self.config.decoder.clone());
         self.now = Timestamp(i64::MIN);
         self.input = Some(name.clone());
-        self.batch.items.push(Item::Input { index, name });
+        self.batch.push_common(Item::Input { index, name });
     }
 
     fn packet(&mut self, ts: Timestamp, link_type: LinkType, data: &[u8], frame: u64, counters: &mut Counters) {
@@ -366,21 +384,21 @@ impl Stage for Parallel<'_> {
         let n = self.workers.len();
         let inner_worker = route(pkt.src, sport, pkt.dst, dport, pkt.proto.0, n);
         let carrier_worker = pkt.carrier.map_or(0, |c| route(c.src, c.src_port, c.dst, c.dst_port, 17, n));
-        let advances = ts > self.now;
-        self.now = self.now.max(ts);
-        let payload = self.batch.push_bytes(payload);
-        let app = pkt.app.map(|a| self.batch.push_bytes(a));
         let packet = detach(&pkt);
-        self.batch.items.push(Item::Packet(PacketItem {
-            ts,
-            frame,
-            packet,
-            payload,
-            app,
-            advances,
-            carrier_worker,
-            inner_worker,
-        }));
+        let batch = &mut self.batch;
+        let index = batch.items.len() as u32;
+        if ts > self.now {
+            self.now = ts;
+            batch.steps.push((index, ts));
+        }
+        batch.lanes.resize_with(n, Vec::new);
+        batch.lanes[usize::from(inner_worker)].push(index);
+        if packet.carrier.is_some() && carrier_worker != inner_worker {
+            batch.lanes[usize::from(carrier_worker)].push(index);
+        }
+        let payload = batch.push_bytes(payload);
+        let app = pkt.app.map(|a| batch.push_bytes(a));
+        batch.items.push(Item::Packet(PacketItem { ts, frame, packet, payload, app, carrier_worker, inner_worker }));
         if self.batch.items.len() >= self.batch_items || self.batch.arena.len() >= BATCH_BYTES {
             self.dispatch();
         }
@@ -388,11 +406,11 @@ impl Stage for Parallel<'_> {
 
     fn secrets(&mut self, secrets_type: u32, data: &[u8]) {
         let data = self.batch.push_bytes(data);
-        self.batch.items.push(Item::Secrets { secrets_type, data });
+        self.batch.push_common(Item::Secrets { secrets_type, data });
     }
 
     fn flush(&mut self, _counters: &mut Counters) {
-        self.batch.items.push(Item::Flush);
+        self.batch.push_common(Item::Flush);
         self.dispatch();
     }
 
@@ -463,30 +481,41 @@ fn worker(config: &Config, me: u8, batches: Receiver<ToWorker>, results: SyncSen
                 *output = old;
             }
         }
-        for (i, item) in batch.items.iter().enumerate() {
-            let pos = batch.base + i as u64;
+        let own = batch.lanes.get(usize::from(me)).map_or(&[][..], Vec::as_slice);
+        let (mut own, mut common, mut steps) =
+            (own.iter().peekable(), batch.common.iter().peekable(), &batch.steps[..]);
+        // The worker's items and the common ones, in batch order, each after the steps of
+        // time up to it.
+        loop {
+            let i = match (own.peek(), common.peek()) {
+                (Some(&&o), Some(&&c)) if c < o => common.next(),
+                (Some(_), _) => own.next(),
+                (None, _) => common.next(),
+            };
+            let i = i.map_or(u32::MAX, |&i| i);
+            while let [(at, now), rest @ ..] = steps
+                && *at <= i
+            {
+                place.set((batch.base + u64::from(*at), 0));
+                table.advance(*now, &mut counters);
+                steps = rest;
+            }
+            let Some(item) = batch.items.get(i as usize) else { break };
+            let pos = batch.base + u64::from(i);
             match item {
                 Item::Input { index, name } => {
                     table.set_input_index(*index);
                     table.handler_mut().set_input(name.clone());
                 }
                 Item::Packet(p) => {
-                    if p.advances {
-                        place.set((pos, 0));
-                        table.advance(p.ts, &mut counters);
+                    let pkt = attach(&p.packet, batch.bytes(p.payload), p.app.map(|a| batch.bytes(a)));
+                    if p.packet.carrier.is_some() && p.carrier_worker == me {
+                        place.set((pos, 1));
+                        table.carrier(p.ts, p.frame, &pkt, &mut counters);
                     }
-                    let carrier = p.packet.carrier.is_some() && p.carrier_worker == me;
-                    let inner = p.inner_worker == me;
-                    if carrier || inner {
-                        let pkt = attach(&p.packet, batch.bytes(p.payload), p.app.map(|a| batch.bytes(a)));
-                        if carrier {
-                            place.set((pos, 1));
-                            table.carrier(p.ts, p.frame, &pkt, &mut counters);
-                        }
-                        if inner {
-                            place.set((pos, 2));
-                            table.inner(p.ts, p.frame, &pkt, &mut counters);
-                        }
+                    if p.inner_worker == me {
+                        place.set((pos, 2));
+                        table.inner(p.ts, p.frame, &pkt, &mut counters);
                     }
                 }
                 Item::Secrets { secrets_type, data } => {
