@@ -17,6 +17,11 @@ use phonehome_report::summary::SummaryBuilder;
 use phonehome_report::text::Detail;
 use phonehome_report::{CsvSink, HtmlReport, JsonReport, NdjsonSink, Report, TextSummary};
 
+/// With the `mimalloc` feature, mimalloc replaces the system allocator (BENCHMARKS.md).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit codes (docs/OUTPUT.md): 0 success, 1 a policy violated (`check`), 2 nothing
 /// readable or a usage error.
 const EXIT_ERROR: u8 = 2;
