@@ -19,7 +19,7 @@ if [ ! -f "$CAP" ]; then
   mkdir -p "$(dirname "$CAP")"
   bash ../shared/bench/make-big-capture.sh "$CAP"
 fi
-cargo build --release -p phonehome >/dev/null
+cargo build --release -q -p phonehome
 BIN=$TARGET/release/phonehome
 BYTES=$(stat -c %s "$CAP")
 cat "$CAP" > /dev/null
