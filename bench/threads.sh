@@ -31,10 +31,21 @@ for run in $(seq 1 "$RUNS"); do
   for n in "${COUNTS[@]}"; do
     load=$(cut -d' ' -f1 /proc/loadavg)
     /usr/bin/time -f '%e %U %S %M' -o "$OUT/time" "$BIN" analyze --format ndjson --threads "$n" \
-      --profile examples/profile.toml "$CAP" > "$OUT/out.$n" 2>/dev/null
+      --profile examples/profile.toml "$CAP" > "$OUT/out.$n" 2>/dev/null &
+    pid=$!
+    # CPU seconds per thread (utime + stime), sampled until the run ends.
+    threads=""
+    while sleep 0.2 && kill -0 "$pid" 2>/dev/null; do
+      child=$(pgrep -P "$pid" | head -1 || true)
+      [ -n "$child" ] || continue
+      snap=$(for t in /proc/"$child"/task/*; do
+        awk -v tck="$(getconf CLK_TCK)" '{printf "%.2f ", ($14 + $15) / tck}' "$t/stat" 2>/dev/null; done)
+      [ -n "$snap" ] && threads=$snap
+    done
+    wait "$pid"
     read -r wall user sys kib < "$OUT/time"
-    printf 'threads %2d run %d: %6.2f s wall %7.1f MB/s  %6.2f s user %5.2f s sys  %6.1f MiB peak  (load before: %s)\n' \
-      "$n" "$run" "$wall" "$(echo "$BYTES / $wall / 1000000" | bc -l)" "$user" "$sys" "$(echo "$kib / 1024" | bc -l)" "$load"
+    printf 'threads %2d run %d: %6.2f s wall %7.1f MB/s  %6.2f s user %5.2f s sys  %6.1f MiB peak  (load before: %s)  CPU s per thread: %s\n' \
+      "$n" "$run" "$wall" "$(echo "$BYTES / $wall / 1000000" | bc -l)" "$user" "$sys" "$(echo "$kib / 1024" | bc -l)" "$load" "$threads"
   done
 done
 first=""
