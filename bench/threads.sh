@@ -39,7 +39,7 @@ for run in $(seq 1 "$RUNS"); do
       child=$(pgrep -P "$pid" | head -1 || true)
       [ -n "$child" ] || continue
       snap=$(for t in /proc/"$child"/task/*; do
-        awk -v tck="$(getconf CLK_TCK)" '{printf "%.2f ", ($14 + $15) / tck}' "$t/stat" 2>/dev/null; done)
+        awk -v tck="$(getconf CLK_TCK)" '{printf "%.2f ", ($14 + $15) / tck}' "$t/stat" 2>/dev/null || true; done)
       [ -n "$snap" ] && threads=$snap
     done
     wait "$pid"
