@@ -32,7 +32,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use phonehome_decode::{Decoder, Packet, TcpSegment, Transport};
 use phonehome_flow::FlowTable;
-use phonehome_model::event::{Event, EventBody, StatsRecord};
+use phonehome_model::event::{Encoder, Event, EventBody, StatsRecord};
 use phonehome_model::text::WireText;
 use phonehome_model::{Counter, Counters, EventSink, LinkType, Timestamp};
 
@@ -75,14 +75,17 @@ fn run_batched(
     per_worker.flow.max_flows = config.flow.max_flows.div_ceil(threads).max(1);
     per_worker.flow.tcp_max_buffer_total = config.flow.tcp_max_buffer_total.div_ceil(threads);
     let per_worker = &per_worker;
+    // NDJSON is written on the workers: only bytes cross to this thread.
+    let encoder = sink.encoder();
     std::thread::scope(|scope| {
         let mut workers = Vec::with_capacity(threads);
         for id in 0..threads {
             let (to_worker, batches) = sync_channel(IN_FLIGHT + 1);
             let (results, from_worker) = sync_channel(IN_FLIGHT + 1);
+            let encoder = encoder.clone();
             std::thread::Builder::new()
                 .name(format!("phonehome-flows-{id}"))
-                .spawn_scoped(scope, move || worker(per_worker, id as u8, batches, results))?;
+                .spawn_scoped(scope, move || worker(per_worker, id as u8, encoder, batches, results))?;
             workers.push(WorkerLink { to: to_worker, from: from_worker, merged: Vec::new() });
         }
         crate::drive(inputs, config, Parallel::new(sink, config, workers, batch_items))
@@ -166,15 +169,38 @@ enum ToWorker {
     /// A batch, and the worker's earlier output back from the merge: dropped (and its
     /// buffer reused) by the worker, because glibc's allocator is slow at freeing on one
     /// thread what another allocated.
-    Batch(Arc<Batch>, Vec<Vec<Tagged>>),
+    Batch(Arc<Batch>, Vec<Output>),
     Stop,
 }
 
 enum FromWorker {
     /// A batch's output, in the order of [`Tagged::key`].
-    Batch(Vec<Tagged>),
+    Batch(Output),
     /// The worker's totals, after [`ToWorker::Stop`].
     End(Box<Totals>),
+}
+
+/// What a worker made of one batch.
+#[derive(Default)]
+struct Output {
+    tagged: Vec<Tagged>,
+    /// What the sink's encoder made of the events it could take (`Out::Bytes`).
+    bytes: Vec<u8>,
+}
+
+impl Output {
+    /// Adds what was made at `place`.
+    fn push(&mut self, (pos, phase): (u64, u8), out: Out) {
+        // A flow that ends produces a run of its own events (and DNS answers it taught,
+        // tied in `in_order`): the run is tied to the flow's id.
+        let tie = if phase == 0 { out.flow_id().unwrap_or(u64::MAX) } else { 0 };
+        self.tagged.push(Tagged { pos, phase, tie, out });
+    }
+
+    fn clear(&mut self) {
+        self.tagged.clear();
+        self.bytes.clear();
+    }
 }
 
 /// What a worker produced, with its place in the single-threaded order.
@@ -198,8 +224,24 @@ impl Tagged {
 
 enum Out {
     Event(Event),
+    /// An event that the sink's encoder made into `Output::bytes[start..end]`.
+    Bytes {
+        start: usize,
+        end: usize,
+        flow_id: Option<u64>,
+    },
     /// What a DNS answer taught (applied to the name table when merged).
     Names(Learnt),
+}
+
+impl Out {
+    fn flow_id(&self) -> Option<u64> {
+        match self {
+            Out::Event(e) => e.flow.as_ref().map(|f| f.flow_id),
+            Out::Bytes { flow_id, .. } => *flow_id,
+            Out::Names(_) => None,
+        }
+    }
 }
 
 /// A worker's flow totals and counters.
@@ -216,7 +258,7 @@ struct WorkerLink {
     to: SyncSender<ToWorker>,
     from: Receiver<FromWorker>,
     /// Merged output to hand back with the next batch.
-    merged: Vec<Vec<Tagged>>,
+    merged: Vec<Output>,
 }
 
 /// The caller's thread: reads, decodes and routes packets; merges the workers' output.
@@ -300,7 +342,7 @@ impl<'s> Parallel<'s> {
     /// sink in order.
     fn merge_oldest(&mut self) {
         let Some(batch) = self.in_flight.pop_front() else { return };
-        let mut outputs: Vec<Vec<Tagged>> = Vec::with_capacity(self.workers.len());
+        let mut outputs: Vec<Output> = Vec::with_capacity(self.workers.len());
         for w in &self.workers {
             match w.from.recv() {
                 Ok(FromWorker::Batch(out)) => outputs.push(out),
@@ -316,16 +358,24 @@ impl<'s> Parallel<'s> {
         loop {
             let mut best: Option<(usize, (u64, u8, u64))> = None;
             for (i, out) in outputs.iter().enumerate() {
-                if let Some(t) = out.get(next[i])
+                if let Some(t) = out.tagged.get(next[i])
                     && best.is_none_or(|(_, key)| t.key() < key)
                 {
                     best = Some((i, t.key()));
                 }
             }
             let Some((i, _)) = best else { break };
-            let tagged = &mut outputs[i][next[i]];
+            let Output { tagged, bytes } = &mut outputs[i];
+            let tagged = &mut tagged[next[i]];
             next[i] += 1;
             match &mut tagged.out {
+                Out::Bytes { start, end, .. } => {
+                    if self.error.is_none()
+                        && let Err(e) = self.sink.encoded(&bytes[*start..*end])
+                    {
+                        self.error = Some(e);
+                    }
+                }
                 Out::Names(learnt) => {
                     if self.names.remember(std::mem::take(learnt)) {
                         self.counters.add(Counter::DnsNamesTable, 1);
@@ -461,18 +511,21 @@ impl Stage for Parallel<'_> {
 }
 
 /// A flow worker: its own flow table and handler, fed its share of every batch.
-fn worker(config: &Config, me: u8, batches: Receiver<ToWorker>, results: SyncSender<FromWorker>) {
-    let output: Rc<RefCell<Vec<Tagged>>> = Rc::default();
+fn worker(
+    config: &Config,
+    me: u8,
+    encoder: Option<Encoder>,
+    batches: Receiver<ToWorker>,
+    results: SyncSender<FromWorker>,
+) {
+    let output: Rc<RefCell<Output>> = Rc::default();
     // The tag of what the handler produces now: (position, phase).
     let place = Rc::new(Cell::new((0u64, 0u8)));
-    let mut sink = Collect { output: output.clone(), place: place.clone() };
+    let mut sink = Collect { output: output.clone(), place: place.clone(), encoder };
     let mut handler = Handler::new(&mut sink, config);
     {
         let (output, place) = (output.clone(), place.clone());
-        handler.defer_names(Box::new(move |learnt| {
-            let (pos, phase) = place.get();
-            output.borrow_mut().push(Tagged { pos, phase, tie: 0, out: Out::Names(learnt) });
-        }));
+        handler.defer_names(Box::new(move |learnt| output.borrow_mut().push(place.get(), Out::Names(learnt))));
     }
     let mut table = FlowTable::new(config.flow.clone(), handler);
     let mut counters = Counters::default();
@@ -480,7 +533,7 @@ fn worker(config: &Config, me: u8, batches: Receiver<ToWorker>, results: SyncSen
         for mut old in merged {
             old.clear();
             let mut output = output.borrow_mut();
-            if output.capacity() < old.capacity() {
+            if output.tagged.capacity() < old.tagged.capacity() {
                 *output = old;
             }
         }
@@ -550,29 +603,30 @@ fn worker(config: &Config, me: u8, batches: Receiver<ToWorker>, results: SyncSen
 }
 
 /// A worker's output of one batch, sorted by [`Tagged::key`]. Flows ended together (by one
-/// step of time, or at the end of an input) each produce a run that ends with their `flow`
-/// event: the run is tied to that flow's id, so such flows come out in id order, whichever
-/// workers they were on.
-fn in_order(mut out: Vec<Tagged>) -> Vec<Tagged> {
-    let mut run: Option<(u64, u64)> = None;
-    for t in out.iter_mut().rev().filter(|t| t.phase == 0) {
-        if let Out::Event(Event { body: EventBody::Flow(_), flow: Some(f), .. }) = &t.out {
-            run = Some((t.pos, f.flow_id));
+/// step of time, or at the end of an input) each produce a run of their own events, tied
+/// to their id, so such flows come out in id order, whichever workers they were on. A DNS
+/// answer a flow taught as it ended belongs to its run: it takes the tie of what follows.
+fn in_order(mut out: Output) -> Output {
+    let mut next: Option<(u64, u64)> = None;
+    for t in out.tagged.iter_mut().rev().filter(|t| t.phase == 0) {
+        if let Out::Names(_) = t.out {
+            t.tie = match next {
+                Some((pos, tie)) if pos == t.pos => tie,
+                _ => u64::MAX,
+            };
         }
-        t.tie = match run {
-            Some((pos, id)) if pos == t.pos => id,
-            _ => u64::MAX,
-        };
+        next = Some((t.pos, t.tie));
     }
     // Stable, and linear on the runs already in order.
-    out.sort_by_key(Tagged::key);
+    out.tagged.sort_by_key(Tagged::key);
     out
 }
 
-/// The worker's sink: keeps each event with its tag.
+/// The worker's sink: keeps each event with its tag, as the sink's bytes when it can.
 struct Collect {
-    output: Rc<RefCell<Vec<Tagged>>>,
+    output: Rc<RefCell<Output>>,
     place: Rc<Cell<(u64, u8)>>,
+    encoder: Option<Encoder>,
 }
 
 impl EventSink for Collect {
@@ -581,8 +635,25 @@ impl EventSink for Collect {
     }
 
     fn event_owned(&mut self, event: Event) -> std::io::Result<()> {
-        let (pos, phase) = self.place.get();
-        self.output.borrow_mut().push(Tagged { pos, phase, tie: 0, out: Out::Event(event) });
+        let mut output = self.output.borrow_mut();
+        let output = &mut *output;
+        // Events that may still be named from DNS answers other workers saw go as they are.
+        let named_later = match &event.body {
+            EventBody::Flow(f) => f.dest_hostname.is_none(),
+            EventBody::Leak(l) => l.dest_hostname.is_none(),
+            _ => false,
+        };
+        if let Some(encode) = self.encoder.as_ref().filter(|_| !named_later) {
+            let start = output.bytes.len();
+            if encode(&event, &mut output.bytes).is_ok() {
+                let (end, flow_id) = (output.bytes.len(), event.flow.as_ref().map(|f| f.flow_id));
+                output.push(self.place.get(), Out::Bytes { start, end, flow_id });
+                return Ok(());
+            }
+            // Sent as it is: the sink reports the error.
+            output.bytes.truncate(start);
+        }
+        output.push(self.place.get(), Out::Event(event));
         Ok(())
     }
 }
@@ -659,16 +730,49 @@ mod tests {
     use super::*;
 
     /// Every event of a run, as text, and the outcome's stats.
+    /// A sink that writes each event's `Debug` form on a line, with an encoder that the
+    /// workers use (as NDJSON's).
+    struct Lines(Vec<u8>);
+
+    fn line(event: &Event, out: &mut Vec<u8>) -> std::io::Result<()> {
+        use std::io::Write;
+        writeln!(out, "{event:?}")
+    }
+
+    impl EventSink for Lines {
+        fn event(&mut self, event: &Event) -> std::io::Result<()> {
+            line(event, &mut self.0)
+        }
+
+        fn encoder(&self) -> Option<Encoder> {
+            Some(Arc::new(line))
+        }
+
+        fn encoded(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+            self.0.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    /// Every event of a run, as text, and the outcome's stats; through the encoder or not.
     fn events(inputs: &[&str], config: &Config, threads: usize, batch_items: usize) -> (Vec<String>, String) {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
-        let inputs = inputs.iter().map(|i| Input::open(&format!("{root}{i}")).unwrap()).collect();
-        let mut sink = phonehome_model::event::VecSink::default();
-        let outcome = match threads {
-            1 => crate::run(inputs, config, &mut sink),
-            n => run_batched(inputs, config, &mut sink, n, batch_items),
-        }
-        .unwrap();
-        (sink.0.iter().map(|e| format!("{e:?}")).collect(), format!("{:?}", outcome.stats))
+        let open = || inputs.iter().map(|i| Input::open(&format!("{root}{i}")).unwrap()).collect::<Vec<_>>();
+        let mut plain = phonehome_model::event::VecSink::default();
+        let mut lines = Lines(Vec::new());
+        let (outcome, again) = match threads {
+            1 => (crate::run(open(), config, &mut plain), crate::run(open(), config, &mut lines)),
+            n => (
+                run_batched(open(), config, &mut plain, n, batch_items),
+                run_batched(open(), config, &mut lines, n, batch_items),
+            ),
+        };
+        let (outcome, again) = (outcome.unwrap(), again.unwrap());
+        let events: Vec<String> = plain.0.iter().map(|e| format!("{e:?}")).collect();
+        let encoded: Vec<String> = String::from_utf8(lines.0).unwrap().lines().map(String::from).collect();
+        assert!(events == encoded, "{threads} threads: the encoded events differ from the events");
+        assert_eq!(format!("{:?}", outcome.stats), format!("{:?}", again.stats));
+        (events, format!("{:?}", outcome.stats))
     }
 
     #[test]
@@ -693,13 +797,10 @@ mod tests {
 
     #[test]
     fn flows_ended_together_come_out_in_id_order() {
-        // Three flows ended by one step of time, in heap order 9, 4, 7 on one worker; a
-        // DNS answer taught while the second ended stays with it.
-        let flow = |pos, id| Tagged {
-            pos,
-            phase: 0,
-            tie: 0,
-            out: Out::Event(Event {
+        // Three flows ended by one step of time, in heap order 9, 4, 7 on one worker (7 as
+        // the encoder's bytes); a DNS answer taught while flow 4 ended stays with it.
+        let flow = |id| {
+            Out::Event(Event {
                 timestamp: Timestamp(0),
                 input: None,
                 flow: Some(phonehome_model::event::FlowRef {
@@ -723,13 +824,20 @@ mod tests {
                     dest_hostname: None,
                     dest: None,
                 })),
-            }),
+            })
         };
-        let names = |pos, phase| Tagged { pos, phase, tie: 0, out: Out::Names((Vec::new(), String::new())) };
-        let out = in_order(vec![flow(5, 9), names(5, 0), flow(5, 4), flow(5, 7), names(5, 2), flow(6, 1)]);
-        let keys: Vec<_> = out.iter().map(Tagged::key).collect();
+        let names = || Out::Names((Vec::new(), String::new()));
+        let mut out = Output::default();
+        out.push((5, 0), flow(9));
+        out.push((5, 0), names());
+        out.push((5, 0), flow(4));
+        out.push((5, 0), Out::Bytes { start: 0, end: 0, flow_id: Some(7) });
+        out.push((5, 2), names());
+        out.push((6, 0), flow(1));
+        let out = in_order(out);
+        let keys: Vec<_> = out.tagged.iter().map(Tagged::key).collect();
         assert_eq!(keys, [(5, 0, 4), (5, 0, 4), (5, 0, 7), (5, 0, 9), (5, 2, 0), (6, 0, 1)]);
-        assert!(matches!(out[0].out, Out::Names(_)), "the answer stays before its flow's event");
+        assert!(matches!(out.tagged[0].out, Out::Names(_)), "the answer stays before its flow's event");
     }
 
     #[test]

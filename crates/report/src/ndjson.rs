@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use phonehome_model::event::Encoder;
 use phonehome_model::{Event, EventSink};
 
 /// Writes each event as one line of JSON (schema in docs/OUTPUT.md).
@@ -24,12 +25,26 @@ impl<W: Write> NdjsonSink<W> {
     }
 }
 
+/// One event's line, newline included.
+fn encode(event: &Event, line: &mut Vec<u8>) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *line, event)?;
+    line.push(b'\n');
+    Ok(())
+}
+
 impl<W: Write> EventSink for NdjsonSink<W> {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, event)?;
-        self.line.push(b'\n');
+        encode(event, &mut self.line)?;
         self.out.write_all(&self.line)
+    }
+
+    fn encoder(&self) -> Option<Encoder> {
+        Some(std::sync::Arc::new(encode))
+    }
+
+    fn encoded(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(bytes)
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
