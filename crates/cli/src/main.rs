@@ -24,6 +24,11 @@ use phonehome_report::{CsvSink, HtmlReport, JsonReport, NdjsonSink, Report, Styl
 use crate::evidence::Evidence;
 use crate::progress::Progress;
 
+/// With the `mimalloc` feature, mimalloc replaces the system allocator (BENCHMARKS.md).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit codes (docs/OUTPUT.md): 0 success, 1 a policy violated (`check`), 2 nothing
 /// readable or a usage error.
 const EXIT_ERROR: u8 = 2;
@@ -65,6 +70,11 @@ struct Setup {
     decryption: DecryptionArgs,
     #[command(flatten)]
     limits: Limits,
+    /// Worker threads that flows are shared out to (default: one per core). Output is the
+    /// same for any number of threads above 1; 1 runs everything on one thread, with flows
+    /// ended by the same packet in a different order (docs/OUTPUT.md, "Order").
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
 }
 
 /// TLS and QUIC decryption (docs/DECRYPTION.md).
@@ -474,6 +484,10 @@ fn config(limits: &Limits) -> Config {
 /// neither the flags nor the profile name it.
 fn prepare(setup: &Setup, fallback_vendor: Option<String>) -> Result<Config, String> {
     let mut config = config(&setup.limits);
+    config.threads = match setup.threads {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let (detection, vendor) = detection(&setup.identifiers)?;
     config.detection = detection;
     config.attribution = attribution(&setup.attribution, vendor.or(fallback_vendor))?;

@@ -80,11 +80,16 @@ impl<'s> Handler<'s> {
         }
     }
 
-    /// Starts the next input; `carries_secrets` when its format can hold TLS secrets of its
-    /// own (pcapng's Decryption Secrets Blocks).
-    pub(crate) fn set_input(&mut self, name: Arc<str>, carries_secrets: bool) {
+    /// Starts the next input.
+    pub(crate) fn set_input(&mut self, name: Arc<str>) {
         self.input = Some(name);
-        self.keys.input_carries_secrets = carries_secrets;
+        self.keys.input_carries_secrets = false;
+    }
+
+    /// The current input's format can hold TLS secrets of its own (pcapng's Decryption
+    /// Secrets Blocks): TLS and QUIC flows set up decryptors even while the key log is empty.
+    pub(crate) fn input_carries_secrets(&mut self) {
+        self.keys.input_carries_secrets = true;
     }
 
     /// Adds the content of a pcapng Decryption Secrets Block to the run's key log; returns
@@ -146,11 +151,18 @@ impl<'s> Handler<'s> {
                 leak.dest = attributor.destination(f.dest_ip, leak.dest_hostname.as_ref());
             }
             if error.is_none()
-                && let Err(e) = sink.event(&event)
+                && let Err(e) = sink.event_owned(event)
             {
                 *error = Some(e);
             }
         })
+    }
+
+    /// Hands what DNS answers teach to `to` instead of remembering it here: the threaded
+    /// engine (parallel.rs) applies every worker's answers to one table in capture order
+    /// and names the events there.
+    pub(crate) fn defer_names(&mut self, to: Box<dyn FnMut(crate::dissect::Learnt)>) {
+        self.names.defer(to);
     }
 
     /// Sends the events in `scratch` as events of `flow`, whose server name so far is
@@ -174,7 +186,7 @@ impl<'s> Handler<'s> {
 
     fn emit(&mut self, event: Event) {
         if self.error.is_none()
-            && let Err(e) = self.sink.event(&event)
+            && let Err(e) = self.sink.event_owned(event)
         {
             self.error = Some(e);
         }

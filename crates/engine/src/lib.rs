@@ -12,6 +12,7 @@ pub mod evidence;
 mod findings;
 mod handler;
 mod har;
+mod parallel;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use phonehome_capture::{CaptureError, CaptureReader, ReaderConfig, Record};
 use phonehome_decode::{Decoder, DecoderConfig};
 use phonehome_flow::{FlowConfig, FlowTable};
 use phonehome_model::event::{Event, EventBody, InputStats, StatsRecord};
-use phonehome_model::{Counter, Counters, EventSink, Timestamp};
+use phonehome_model::{Counter, Counters, EventSink, LinkType, Timestamp};
 
 pub use attribution::Attribution;
 pub use dissect::ProtocolLimits;
@@ -42,7 +43,13 @@ pub struct Config {
     /// as the run reads them. Empty by default: nothing is decrypted unless a capture
     /// carries its own secrets.
     pub keylog: phonehome_decrypt::KeyLog,
+    /// Worker threads that flows are shared out to (docs/DESIGN.md, "Threads"); 0 and 1
+    /// run everything on the caller's thread, as the default does. At most [`MAX_THREADS`].
+    pub threads: usize,
 }
+
+/// The most worker threads a run uses.
+pub const MAX_THREADS: usize = 64;
 
 /// One capture to read.
 pub struct Input {
@@ -75,16 +82,120 @@ pub struct Outcome {
 /// `stats`. Problems with an input (unreadable, truncated, corrupt) are reported in the
 /// outcome and the stats event, and reading goes on with the next input. Only an error of
 /// the sink itself (e.g. a full disk) stops the run.
+///
+/// With `config.threads` above 1, flows are processed on that many worker threads and the
+/// events come out in an order that does not depend on the number (docs/OUTPUT.md, "Order").
 pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std::io::Result<Outcome> {
+    match config.threads.min(MAX_THREADS) {
+        0 | 1 => drive(inputs, config, Single::new(sink, config)),
+        n => parallel::run(inputs, config, sink, n),
+    }
+}
+
+/// Where the input loop sends what it reads: the flow table on this thread ([`Single`]), or
+/// the workers of the threaded engine (`parallel::Parallel`).
+trait Stage {
+    /// Input `index`, called `name`, starts.
+    fn start_input(&mut self, index: u64, name: Arc<str>);
+    /// One captured frame, numbered `frame` in its input.
+    fn packet(&mut self, ts: Timestamp, link_type: LinkType, data: &[u8], frame: u64, counters: &mut Counters);
+    /// A pcapng Decryption Secrets Block, in capture order relative to the packets.
+    fn secrets(&mut self, secrets_type: u32, data: &[u8]);
+    /// The input that started can hold TLS secrets of its own (it is pcapng).
+    fn input_carries_secrets(&mut self);
+    /// The capture being read ended: every flow still live ends.
+    fn flush(&mut self, counters: &mut Counters);
+    /// Reads a HAR input (its index was given by `start_input`).
+    fn har(
+        &mut self,
+        bytes: &[u8],
+        index: u64,
+        counters: &mut Counters,
+    ) -> Result<har::HarRead, phonehome_har::HarError>;
+    /// The first error of the sink since the last call, if any.
+    fn take_error(&mut self) -> std::io::Result<()>;
+    /// No more input: the flow totals into `stats`, the stages' counters into `counters`;
+    /// returns the sink, for the `stats` event.
+    fn finish(&mut self, stats: &mut StatsRecord, counters: &mut Counters) -> std::io::Result<&mut dyn EventSink>;
+}
+
+/// The single-threaded pipeline: one decoder and one flow table on the caller's thread.
+struct Single<'s> {
+    table: FlowTable<Handler<'s>>,
+    decoder: Decoder,
+    config: &'s Config,
+}
+
+impl<'s> Single<'s> {
+    fn new(sink: &'s mut dyn EventSink, config: &'s Config) -> Single<'s> {
+        Single {
+            table: FlowTable::new(config.flow.clone(), Handler::new(sink, config)),
+            decoder: Decoder::new(config.decoder.clone()),
+            config,
+        }
+    }
+}
+
+impl Stage for Single<'_> {
+    fn start_input(&mut self, index: u64, name: Arc<str>) {
+        self.table.set_input_index(index);
+        self.table.handler_mut().set_input(name);
+        self.decoder = Decoder::new(self.config.decoder.clone());
+    }
+
+    fn packet(&mut self, ts: Timestamp, link_type: LinkType, data: &[u8], frame: u64, counters: &mut Counters) {
+        if let Some(pkt) = self.decoder.decode(ts, link_type, data, counters) {
+            self.table.packet(ts, frame, &pkt, counters);
+        }
+    }
+
+    fn secrets(&mut self, secrets_type: u32, data: &[u8]) {
+        self.table.handler_mut().add_secrets(secrets_type, data);
+    }
+
+    fn input_carries_secrets(&mut self) {
+        self.table.handler_mut().input_carries_secrets();
+    }
+
+    fn flush(&mut self, counters: &mut Counters) {
+        self.table.flush(counters);
+    }
+
+    fn har(
+        &mut self,
+        bytes: &[u8],
+        index: u64,
+        counters: &mut Counters,
+    ) -> Result<har::HarRead, phonehome_har::HarError> {
+        self.table.handler_mut().run_har(bytes, index, counters)
+    }
+
+    fn take_error(&mut self) -> std::io::Result<()> {
+        self.table.handler_mut().take_error()
+    }
+
+    fn finish(&mut self, stats: &mut StatsRecord, counters: &mut Counters) -> std::io::Result<&mut dyn EventSink> {
+        let table = &mut self.table;
+        stats.tcp_flows = table.flows_tcp;
+        stats.udp_flows = table.flows_udp;
+        stats.flows = table.flows_tcp + table.flows_udp + table.flows_other;
+        stats.icmp_packets = table.icmp_packets;
+        counters.merge(&table.handler_mut().counters);
+        counters.add(Counter::FindingsCap, table.handler_mut().findings_dropped());
+        counters.add(Counter::IdentifierDecoding, table.handler_mut().findings_decode_capped());
+        Ok(table.handler_mut().sink())
+    }
+}
+
+/// The input loop: reads every input in turn into `stage`, then sends the `stats` event.
+fn drive(inputs: Vec<Input>, config: &Config, mut stage: impl Stage) -> std::io::Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut counters = Counters::default();
-    let mut table = FlowTable::new(config.flow.clone(), Handler::new(sink, config));
     let mut last_ts = None;
 
     for (index, input) in inputs.into_iter().enumerate() {
         let name: Arc<str> = Arc::from(input.name.as_str());
-        table.set_input_index(index as u64);
-        table.handler_mut().set_input(name.clone(), false);
+        stage.start_input(index as u64, name);
         let mut stats = InputStats {
             name: input.name.clone(),
             format: None,
@@ -107,8 +218,8 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
             continue;
         }
         if har::looks_like_har(&input.name, &head) {
-            read_har(&mut table, head, reader, index as u64, &mut stats, &mut counters, &mut outcome);
-            table.handler_mut().take_error()?;
+            read_har(&mut stage, head, reader, index as u64, &mut stats, &mut counters, &mut outcome);
+            stage.take_error()?;
             outcome.stats.inputs.push(stats);
             continue;
         }
@@ -123,8 +234,9 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
                 outcome.readable_inputs += 1;
                 stats.format = Some(reader.format().to_string());
                 // A pcapng file may carry its own TLS secrets.
-                table.handler_mut().set_input(name, reader.format() == "pcapng");
-                let mut decoder = Decoder::new(config.decoder.clone());
+                if reader.format() == "pcapng" {
+                    stage.input_carries_secrets();
+                }
                 let mut frame = 0u64;
                 loop {
                     match reader.next_record() {
@@ -136,13 +248,11 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
                                 counters.add(Counter::SnapTruncated, 1);
                             }
                             last_ts = Some(p.ts);
-                            if let Some(pkt) = decoder.decode(p.ts, p.link_type, p.data, &mut counters) {
-                                table.packet(p.ts, frame, &pkt, &mut counters);
-                            }
+                            stage.packet(p.ts, p.link_type, p.data, frame, &mut counters);
                         }
                         Ok(Some(Record::DecryptionSecrets { secrets_type, data })) => {
                             stats.decryption_secrets += 1;
-                            table.handler_mut().add_secrets(secrets_type, data);
+                            stage.secrets(secrets_type, data);
                         }
                         Ok(Some(Record::NameResolution(entries))) => {
                             stats.name_resolution_entries += entries.len() as u64
@@ -173,27 +283,20 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
                     Counter::UnknownBlock,
                     rs.skipped_blocks.saturating_sub(rs.undefined_interface_packets + rs.malformed_blocks),
                 );
-                table.flush(&mut counters);
+                stage.flush(&mut counters);
             }
         }
-        table.handler_mut().take_error()?;
+        stage.take_error()?;
         outcome.stats.packets += stats.packets;
         outcome.stats.bytes += stats.bytes;
         outcome.stats.inputs.push(stats);
     }
 
-    outcome.stats.tcp_flows = table.flows_tcp;
-    outcome.stats.udp_flows = table.flows_udp;
-    outcome.stats.flows = table.flows_tcp + table.flows_udp + table.flows_other;
-    outcome.stats.icmp_packets = table.icmp_packets;
-    counters.merge(&table.handler_mut().counters);
-    counters.add(Counter::FindingsCap, table.handler_mut().findings_dropped());
-    counters.add(Counter::IdentifierDecoding, table.handler_mut().findings_decode_capped());
+    let sink = stage.finish(&mut outcome.stats, &mut counters)?;
     outcome.stats.counters = counters;
     let timestamp = last_ts.unwrap_or_else(wall_clock);
     let stats_event =
         Event { timestamp, input: None, flow: None, body: EventBody::Stats(Box::new(outcome.stats.clone())) };
-    let sink = table.handler_mut().sink();
     sink.event(&stats_event)?;
     sink.finish()?;
     Ok(outcome)
@@ -201,7 +304,7 @@ pub fn run(inputs: Vec<Input>, config: &Config, sink: &mut dyn EventSink) -> std
 
 /// Reads one HAR input through the handler's findings stage.
 fn read_har(
-    table: &mut FlowTable<Handler<'_>>,
+    stage: &mut impl Stage,
     head: Vec<u8>,
     mut rest: Box<dyn Read + Send>,
     index: u64,
@@ -216,7 +319,7 @@ fn read_har(
     stats.format = Some("har".to_string());
     let result = match read {
         Err(e) => Err(e.to_string()),
-        Ok(_) => table.handler_mut().run_har(&bytes, index, counters).map_err(|e| e.to_string()),
+        Ok(_) => stage.har(&bytes, index, counters).map_err(|e| e.to_string()),
     };
     match result {
         Ok(read) => {

@@ -259,6 +259,13 @@ impl<H: FlowHandler> FlowTable<H> {
     /// Feeds one decoded packet. `frame` is its 1-based number in the input (Wireshark's
     /// frame number), used for flow ids and evidence.
     pub fn packet(&mut self, ts: Timestamp, frame: u64, pkt: &Packet<'_>, counters: &mut Counters) {
+        self.carrier(ts, frame, pkt, counters);
+        self.inner(ts, frame, pkt, counters);
+    }
+
+    /// The first half of [`FlowTable::packet`]: the tunnel carrier's flow, if the packet came
+    /// through one. A sharded engine feeds the two halves to the tables owning each flow.
+    pub fn carrier(&mut self, ts: Timestamp, frame: u64, pkt: &Packet<'_>, counters: &mut Counters) {
         if let Some(c) = pkt.carrier {
             // The tunnel's own UDP conversation is a flow too (tshark counts it), without
             // payload: what it carries is analysed as the inner flow.
@@ -274,14 +281,26 @@ impl<H: FlowHandler> FlowTable<H> {
             };
             self.process(ts, flow_id(self.id_prefix, frame, 1), &outer, counters);
         }
+    }
+
+    /// The second half of [`FlowTable::packet`]: the packet's own (innermost) flow.
+    pub fn inner(&mut self, ts: Timestamp, frame: u64, pkt: &Packet<'_>, counters: &mut Counters) {
         self.process(ts, flow_id(self.id_prefix, frame, 0), pkt, counters);
     }
 
-    fn process(&mut self, ts: Timestamp, id: u64, pkt: &Packet<'_>, counters: &mut Counters) {
-        if ts > self.now {
-            self.now = ts;
+    /// Moves capture time forward to `now` without a packet, ending the flows whose deadline
+    /// passed, as a packet of another flow stamped `now` would. A sharded engine calls it
+    /// when another table's packet advances the time, so timeouts do not depend on how the
+    /// flows were shared out.
+    pub fn advance(&mut self, now: Timestamp, counters: &mut Counters) {
+        if now > self.now {
+            self.now = now;
             self.expire(counters);
         }
+    }
+
+    fn process(&mut self, ts: Timestamp, id: u64, pkt: &Packet<'_>, counters: &mut Counters) {
+        self.advance(ts, counters);
         let (sport, dport, tcp_flags) = match pkt.transport {
             Transport::Tcp(t) => (t.src_port, t.dst_port, Some(t.flags)),
             Transport::Udp { src_port, dst_port, .. } => (src_port, dst_port, None),

@@ -515,10 +515,34 @@ impl Serialize for GroupJson<'_> {
     }
 }
 
+/// Appends the bytes a sink writes for an event (see [`EventSink::encoder`]).
+pub type Encoder = std::sync::Arc<dyn Fn(&Event, &mut Vec<u8>) -> std::io::Result<()> + Send + Sync>;
+
 /// Where events go: NDJSON, the text summary, tests. The engine does not know which.
 pub trait EventSink {
     /// One event, in pipeline order (each flow's events before its `flow` event; `stats` last).
     fn event(&mut self, event: &Event) -> std::io::Result<()>;
+
+    /// The same, for an event the caller no longer needs: a sink that keeps events (the
+    /// threaded engine's per-worker buffers) takes it without a copy.
+    fn event_owned(&mut self, event: Event) -> std::io::Result<()> {
+        self.event(&event)
+    }
+
+    /// For a sink that writes each event as bytes of its own (NDJSON): the function that
+    /// makes those bytes, which other threads may call, so that the threaded engine turns
+    /// events into bytes on its workers and hands the sink only bytes ([`EventSink::encoded`]).
+    /// `None` (the default): the sink gets every event.
+    fn encoder(&self) -> Option<Encoder> {
+        None
+    }
+
+    /// What the [`EventSink::encoder`] made of one or more events, in order; writing them is
+    /// the same as sending those events to [`EventSink::event`].
+    fn encoded(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let _ = bytes;
+        Err(std::io::Error::other("this sink has no encoder"))
+    }
 
     /// No more events; flush buffers, print summaries.
     fn finish(&mut self) -> std::io::Result<()> {
@@ -529,6 +553,18 @@ pub trait EventSink {
 impl<S: EventSink + ?Sized> EventSink for &mut S {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
         (**self).event(event)
+    }
+
+    fn event_owned(&mut self, event: Event) -> std::io::Result<()> {
+        (**self).event_owned(event)
+    }
+
+    fn encoder(&self) -> Option<Encoder> {
+        (**self).encoder()
+    }
+
+    fn encoded(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        (**self).encoded(bytes)
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
@@ -559,6 +595,11 @@ pub struct VecSink(pub Vec<Event>);
 impl EventSink for VecSink {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
         self.0.push(event.clone());
+        Ok(())
+    }
+
+    fn event_owned(&mut self, event: Event) -> std::io::Result<()> {
+        self.0.push(event);
         Ok(())
     }
 }

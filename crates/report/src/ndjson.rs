@@ -2,17 +2,21 @@
 
 use std::io::Write;
 
+use phonehome_model::event::Encoder;
 use phonehome_model::{Event, EventSink};
 
 /// Writes each event as one line of JSON (schema in docs/OUTPUT.md).
 pub struct NdjsonSink<W: Write> {
     out: W,
+    /// The line being written: serialising into it and writing it whole costs less than
+    /// sending each token through `out` (a `BufWriter` behind a `dyn Write`).
+    line: Vec<u8>,
 }
 
 impl<W: Write> NdjsonSink<W> {
     /// Writes to `out`; wrap files and stdout in a `BufWriter`.
     pub fn new(out: W) -> NdjsonSink<W> {
-        NdjsonSink { out }
+        NdjsonSink { out, line: Vec::with_capacity(4096) }
     }
 
     /// The writer back.
@@ -21,10 +25,26 @@ impl<W: Write> NdjsonSink<W> {
     }
 }
 
+/// One event's line, newline included.
+fn encode(event: &Event, line: &mut Vec<u8>) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *line, event)?;
+    line.push(b'\n');
+    Ok(())
+}
+
 impl<W: Write> EventSink for NdjsonSink<W> {
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, event)?;
-        self.out.write_all(b"\n")
+        self.line.clear();
+        encode(event, &mut self.line)?;
+        self.out.write_all(&self.line)
+    }
+
+    fn encoder(&self) -> Option<Encoder> {
+        Some(std::sync::Arc::new(encode))
+    }
+
+    fn encoded(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(bytes)
     }
 
     fn finish(&mut self) -> std::io::Result<()> {

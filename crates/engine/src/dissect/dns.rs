@@ -124,33 +124,61 @@ pub(crate) struct DnsNames {
     /// Beyond this many addresses the table is forgotten in bulk, so it stays bounded on
     /// captures of millions of lookups.
     max: usize,
+    /// Where a message's answers go instead of the table, when set (see
+    /// `Handler::defer_names`).
+    defer: Option<Box<dyn FnMut(Learnt)>>,
 }
+
+/// The addresses one DNS message answered, and the name they answered for.
+pub(crate) type Learnt = (Vec<IpAddr>, String);
 
 impl DnsNames {
     pub(crate) fn new(max: usize) -> DnsNames {
-        DnsNames { names: HashMap::new(), max }
+        DnsNames { names: HashMap::new(), max, defer: None }
+    }
+
+    pub(crate) fn defer(&mut self, to: Box<dyn FnMut(Learnt)>) {
+        self.defer = Some(to);
     }
 
     /// Remembers the addresses of a message's A/AAAA answers under its first question.
     /// Returns whether the table was full and forgotten to make room.
     fn learn(&mut self, m: &dns::Message) -> bool {
-        let mut forgotten = false;
         if !m.response {
-            return forgotten;
+            return false;
         }
-        let Some(q) = m.queries.first() else { return forgotten };
-        let mut name = None;
-        for a in &m.answers {
-            let ip = match a.data {
-                RData::A(v4) => IpAddr::V4(v4),
-                RData::Aaaa(v6) => IpAddr::V6(v6),
-                _ => continue,
-            };
+        let Some(q) = m.queries.first() else { return false };
+        let ips: Vec<IpAddr> = m
+            .answers
+            .iter()
+            .filter_map(|a| match a.data {
+                RData::A(v4) => Some(IpAddr::V4(v4)),
+                RData::Aaaa(v6) => Some(IpAddr::V6(v6)),
+                _ => None,
+            })
+            .collect();
+        if ips.is_empty() {
+            return false;
+        }
+        let learnt = (ips, q.name.to_string());
+        match &mut self.defer {
+            Some(to) => {
+                to(learnt);
+                false
+            }
+            None => self.remember(learnt),
+        }
+    }
+
+    /// Remembers `name` for each address; returns whether the table was full and forgotten
+    /// to make room.
+    pub(crate) fn remember(&mut self, (ips, name): Learnt) -> bool {
+        let mut forgotten = false;
+        for ip in ips {
             if self.names.len() >= self.max {
                 self.names.clear();
                 forgotten = true;
             }
-            let name = name.get_or_insert_with(|| q.name.to_string());
             self.names.insert(ip, name.clone());
         }
         forgotten

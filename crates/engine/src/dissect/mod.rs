@@ -21,7 +21,7 @@ use phonehome_model::text::WireText;
 use phonehome_model::{Counters, Direction};
 use phonehome_protocols::sniff::{self, Carrier};
 
-pub(crate) use dns::DnsNames;
+pub(crate) use dns::{DnsNames, Learnt};
 pub(crate) use raw::RawStream;
 
 use crate::findings::{Findings, Origin, redact};
