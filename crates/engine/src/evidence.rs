@@ -537,17 +537,8 @@ mod tests {
     fn ended(flow: &FlowRef, packets: u64) -> Event {
         let record = FlowRecord {
             counts: FlowCounts { pkts_toserver: packets, ..FlowCounts::default() },
-            start: Timestamp(0),
-            end: Timestamp(0),
             reason: EndReason::Closed,
-            app_proto: None,
-            tcp_handshake: None,
-            tcp_gaps: 0,
-            app: None,
-            tunnel: None,
-            dest_hostname: None,
-            dest: None,
-            decryption: None,
+            ..FlowRecord::default()
         };
         event(flow, EventBody::Flow(Box::new(record)))
     }

@@ -821,18 +821,8 @@ mod tests {
                     proto: phonehome_model::IpProto::UDP,
                 }),
                 body: EventBody::Flow(Box::new(phonehome_model::event::FlowRecord {
-                    counts: Default::default(),
-                    start: Timestamp(0),
-                    end: Timestamp(0),
                     reason: phonehome_model::event::EndReason::Timeout,
-                    app_proto: None,
-                    tcp_handshake: None,
-                    tcp_gaps: 0,
-                    app: None,
-                    tunnel: None,
-                    dest_hostname: None,
-                    dest: None,
-                    decryption: None,
+                    ..Default::default()
                 })),
             })
         };

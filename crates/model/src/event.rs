@@ -75,19 +75,20 @@ impl EventBody {
 }
 
 /// Why a flow ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// Both sides sent FIN, or one sent RST.
     Closed,
+    /// The capture ended with the flow still open (the default: nothing ended it).
+    #[default]
+    EndOfCapture,
     /// No packet for the idle timeout.
     Timeout,
     /// Pushed out because the flow table was full.
     Eviction,
     /// A new connection reused the same ports.
     PortReuse,
-    /// The capture ended with the flow still open.
-    EndOfCapture,
 }
 
 /// Per-flow totals for the `flow` event.
@@ -101,7 +102,7 @@ pub struct FlowCounts {
 }
 
 /// The `flow` event's data.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct FlowRecord {
     pub counts: FlowCounts,
     pub start: Timestamp,
