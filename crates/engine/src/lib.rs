@@ -1,9 +1,11 @@
 //! The pipeline: drives each input through the stages and hands events to a sink.
 //!
 //! `source -> packets -> flows -> messages -> report`: [`run`] reads every input in turn
-//! with one reader, one decoder and one flow table, so memory is bounded by their caps and
-//! not by the size of the capture. Events leave through an [`EventSink`] as soon as they
-//! exist (a flow's event when the flow ends), never collected for the whole run.
+//! with one reader, one decoder and one flow table (one per worker thread with
+//! [`Config::threads`], parallel.rs), so memory is bounded by their caps and not by the size
+//! of the capture. Events leave through an [`EventSink`] as soon as they exist (a flow's
+//! event when the flow ends; with threads, after the batch of packets that completed them),
+//! never collected for the whole run.
 #![forbid(unsafe_code)]
 
 mod attribution;

@@ -7,9 +7,9 @@
 //! handler state (dissectors, scanners, attribution caches). A tunnelled packet may touch
 //! two workers: the one owning the carrier's flow and the one owning the inner flow.
 //!
-//! Every worker reads every batch in order. Items that are not packets (a new input, key
-//! material from the capture, the end of an input) are acted on by all of them, and so is
-//! each step of capture time: a packet that moves time forward ends, in every worker, the
+//! Every worker reads its packets of every batch in order. Items that are not packets (a
+//! new input, key material from the capture, the end of an input) are acted on by all of
+//! them, and so is each step of capture time: a packet that moves time forward ends, in every worker, the
 //! flows whose deadline it passes, as it would in the one flow table of the single-threaded
 //! engine. Each event a worker produces is tagged with its place in that single-threaded
 //! order: the position of the item that caused it, the phase (0: flows ended by time or at
@@ -17,6 +17,8 @@
 //! phase 0 the id of the ending flow. The caller's thread merges the workers' events of a
 //! batch by that tag and sends them to the one sink, so the output depends neither on the
 //! number of workers nor on which worker had which flow (only where a per-worker cap is hit).
+//! When the sink writes bytes per event (NDJSON, `EventSink::encoder`), the workers make
+//! those bytes themselves for every event the merge will not change.
 //!
 //! Names from DNS answers cross flows, hence workers: a worker does not remember them but
 //! hands each answer on as a tagged item like an event, and the merge applies them, in the
