@@ -12,16 +12,6 @@
 use libfuzzer_sys::fuzz_target;
 use phonehome_decrypt::{KeyLog, KeyLogLimits, Label, TLS_KEY_LOG};
 
-const LABELS: [Label; 8] = [
-    Label::MasterSecret,
-    Label::ClientEarlyTraffic,
-    Label::ClientHandshakeTraffic,
-    Label::ServerHandshakeTraffic,
-    Label::ClientTraffic0,
-    Label::ServerTraffic0,
-    Label::EarlyExporter,
-    Label::Exporter,
-];
 
 fuzz_target!(|data: &[u8]| {
     let [knobs, text @ ..] = data else { return };
@@ -59,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
             && whole.get(&r).is_some()
         {
             assert!(!dbg.to_ascii_lowercase().contains(&sec.to_ascii_lowercase()));
-            let found = LABELS.iter().filter_map(|l| whole.secret(&r, *l)).count();
+            let found = Label::ALL.iter().filter_map(|l| whole.secret(&r, *l)).count();
             assert!(found >= 1);
         }
     }

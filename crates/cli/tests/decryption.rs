@@ -220,6 +220,9 @@ fn http2_from_a_pcapng_dsb_matches_tshark() {
     .collect();
     tshark.sort();
     assert_eq!(requests(&ev), tshark);
+    // The secrets reach the single-threaded path as they reach every worker.
+    let one = ndjson(&["--threads", "1", &data("ja4__http2-with-cookies.first150.pcapng")]);
+    assert_eq!(requests(&one), tshark, "--threads 1");
     let http = of_type(&ev, "http");
     assert!(http.iter().all(|h| h["http"]["version"] == "2" && h["http"]["protocol"] == "HTTP/2"));
     // The first responses are in the cut capture.

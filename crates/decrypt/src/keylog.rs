@@ -91,7 +91,8 @@ pub enum Label {
 }
 
 impl Label {
-    const ALL: [Label; 8] = [
+    /// Every label, in key schedule order.
+    pub const ALL: [Label; 8] = [
         Label::MasterSecret,
         Label::ClientEarlyTraffic,
         Label::ClientHandshakeTraffic,

@@ -108,7 +108,7 @@ impl Dissector for TlsDissector {
             cx.out.push(EventBody::Tls(Box::new(r)));
         }
         let inner = this.plain.name();
-        std::mem::replace(&mut this.plain, Plain::Undecided).finish(cx);
+        this.plain.finish(cx);
         *cx.decryption = Some(match &this.decryptor {
             None => Decryption { reason: Some("no_key_log"), ..Decryption::default() },
             Some(d) => {
