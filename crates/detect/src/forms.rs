@@ -58,7 +58,7 @@ impl Canon {
 
 /// Parses a phone number as the profile means it: international if written with `+`/`00`,
 /// else in `region`. Only numbers libphonenumber considers valid are accepted.
-pub fn parse_phone(value: &str, region: Option<phonenumber::country::Id>) -> Option<phonenumber::PhoneNumber> {
+pub fn parse_phone(value: &str, region: Option<phonenumber::country::Id>) -> Option<crate::phone::Phone> {
     crate::validate::valid_phone(value, region)
 }
 
@@ -67,18 +67,17 @@ fn digits_of(s: &str) -> String {
 }
 
 fn phone_canons(value: &str, region: Option<phonenumber::country::Id>, out: &mut Vec<Canon>) {
-    use phonenumber::Mode;
     let Some(n) = parse_phone(value, region) else {
         // Unparseable: its digits are all we can honestly search for.
         out.push(Canon::new("digits", digits_of(value), true, true));
         out.push(Canon::new("value", value, false, false));
         return;
     };
-    let e164 = n.format().mode(Mode::E164).to_string();
-    let cc = n.code().value().to_string();
+    let e164 = n.e164();
+    let cc = n.code().to_string();
     let e164_digits = e164.trim_start_matches('+').to_string();
     let nsn = e164_digits[cc.len()..].to_string();
-    let national = n.format().mode(Mode::National).to_string();
+    let national = n.national();
     let national_digits = digits_of(&national);
     out.push(Canon::new("e164", e164.clone(), true, true));
     out.push(Canon::new("e164-digits", e164_digits.clone(), true, true));
@@ -87,7 +86,7 @@ fn phone_canons(value: &str, region: Option<phonenumber::country::Id>, out: &mut
     }
     out.push(Canon::new("nsn", nsn, true, true));
     out.push(Canon::new("e164-00", format!("00{e164_digits}"), false, false));
-    out.push(Canon::new("international-formatted", n.format().mode(Mode::International).to_string(), false, false));
+    out.push(Canon::new("international-formatted", n.international(), false, false));
     out.push(Canon::new("national-formatted", national, false, false));
 }
 

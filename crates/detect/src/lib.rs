@@ -16,6 +16,7 @@
 pub mod encode;
 pub mod forms;
 pub mod kind;
+pub mod phone;
 pub mod profile;
 pub mod scan;
 mod undeclared;

@@ -129,7 +129,10 @@ impl Profile {
     /// Sets the default region for national phone numbers, checking that libphonenumber knows it.
     pub fn set_region(&mut self, region: &str) -> Result<(), ProfileError> {
         let r = region.trim().to_ascii_uppercase();
-        r.parse::<phonenumber::country::Id>().map_err(|_| ProfileError::BadRegion(region.to_string()))?;
+        r.parse::<phonenumber::country::Id>()
+            .ok()
+            .filter(|&id| crate::phone::known_region(id))
+            .ok_or_else(|| ProfileError::BadRegion(region.to_string()))?;
         self.region = Some(r);
         Ok(())
     }
@@ -145,7 +148,7 @@ impl Profile {
         }));
         phones
             .filter(|i| i.value.trim_start().starts_with('+'))
-            .find_map(|i| phonenumber::parse(None, &i.value).ok().and_then(|n| n.country().id()))
+            .find_map(|i| crate::phone::parse(&i.value, None).and_then(|n| n.region()))
     }
 
     /// Things that look wrong but do not stop the search (see the module docs).

@@ -343,7 +343,7 @@ pub fn is_ga_client_id(v: &[u8]) -> bool {
 /// `value` may carry separators. Written with `+` or `00` it is parsed as international;
 /// otherwise it is tried in `region` (if any) and then as international without the `+`
 /// (MSISDNs are sent as `491726101004`). 7 to 15 digits only.
-pub fn valid_phone(value: &str, region: Option<phonenumber::country::Id>) -> Option<phonenumber::PhoneNumber> {
+pub fn valid_phone(value: &str, region: Option<phonenumber::country::Id>) -> Option<crate::phone::Phone> {
     let digits: String = value.chars().filter(char::is_ascii_digit).collect();
     if !(7..=15).contains(&digits.len()) {
         return None;
@@ -362,7 +362,7 @@ pub fn valid_phone(value: &str, region: Option<phonenumber::country::Id>) -> Opt
             tries.push((None, format!("+{digits}")));
         }
     }
-    tries.into_iter().find_map(|(r, s)| phonenumber::parse(r, s).ok().filter(phonenumber::is_valid))
+    tries.into_iter().find_map(|(r, s)| crate::phone::parse(&s, r))
 }
 
 #[cfg(test)]
@@ -443,7 +443,7 @@ mod tests {
     #[test]
     fn phones() {
         let p = valid_phone("+390817683821", None).unwrap();
-        assert_eq!(p.format().mode(phonenumber::Mode::E164).to_string(), "+390817683821");
+        assert_eq!(p.e164(), "+390817683821");
         // The hex-decoded MSISDN of ndpi/fuzz-2006-09-29-28586.pcap, sent without '+'.
         assert!(valid_phone("491726101004", None).is_some());
         assert!(valid_phone("1234", None).is_none());
