@@ -95,7 +95,7 @@ impl Phone {
         };
         if let Some(ext) = self.number.extension() {
             out.push_str(meta.preferred_extension_prefix().unwrap_or(" ext. "));
-            out.push_str(&ext.to_string());
+            out.push_str(ext.as_ref());
         }
         out
     }
