@@ -8,7 +8,7 @@
 //! * `binary`: corpus payloads then xorshift bytes (compressed/encrypted look-alike).
 //!
 //! Each is scanned declared-only and with undeclared detection, as `Location::Payload` (all
-//! pre-passes) and as `Location::Dns` (none: the automaton and detectors alone).
+//! pre-passes) and as `Location::Dns` (none: the declared search and detectors alone).
 //! `cargo bench -p phonehome-detect --bench scan`; bytes/s is reported by criterion, and
 //! docs/DETECTION.md records the figures.
 

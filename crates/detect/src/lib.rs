@@ -2,8 +2,8 @@
 //!
 //! * [`Profile`] / [`DeclaredId`]: the identifiers the user declared (TOML file, `--id` flags).
 //! * [`forms`]: every canonical form and encoding of each declared value.
-//! * [`Scanner`]: one pass over a text finds all of them (one Aho-Corasick automaton behind a
-//!   sampling filter), decodes URL-encoded and JSON-escaped text and searches it too, and runs
+//! * [`Scanner`]: one pass over a text finds all of them (a sampling filter over the text, a
+//!   dictionary of the patterns where it fires), decodes URL-encoded and JSON-escaped text and searches it too, and runs
 //!   the undeclared detectors (key-hinted, validated: IMEI, IMSI, ICCID, MAC, e-mail, phone,
 //!   GPS, Android and advertising ids). [`StreamScanner`] does the same over a chunked stream.
 //! * [`validate`]: the validators (Luhn, MCC table, MAC, UUID, e-mail, phone).

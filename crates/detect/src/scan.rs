@@ -3,10 +3,12 @@
 //!
 //! # How the one pass is fast
 //!
-//! All forms of all declared values (thousands of byte strings for 50 values) are the patterns
-//! of ONE Aho-Corasick automaton. With that many patterns, `aho-corasick` has no usable
-//! prefilter and walks its automaton at every byte (about 1 GB/s, less once the automaton
-//! outgrows the cache). We put a sampling filter in front of it:
+//! All forms of all declared values (thousands of byte strings for 50 values) are searched
+//! together, in the manner of Wu and Manber's multi-pattern search: a sampling filter over
+//! the text, and a dictionary of the patterns by their first bytes where the filter fires.
+//! (An Aho-Corasick automaton has no usable prefilter with that many patterns and walks every
+//! byte, about 1 GB/s; we ran one behind this filter until its build, 0.07 s for 50 values,
+//! was the larger cost.)
 //!
 //! * every pattern is at least `L` bytes long (6 or more: shorter forms are not searched);
 //! * we look at the text only at positions `j = 0, s, 2s, ...` with stride `s = L - 3`, reading
@@ -14,17 +16,19 @@
 //! * the bitmap holds the 4-byte grams at offsets `0..s` of every pattern. An occurrence that
 //!   starts at `i` covers exactly one sampled position `j` in `i..i+s`, and the gram there is
 //!   the pattern's gram at offset `j - i < s`, which is in the bitmap: no occurrence is missed;
-//! * when the bit is set, the automaton is run *anchored* at the `s` possible starts `j-s+1..=j`
-//!   (each start position is tried by exactly one probe, so nothing is reported twice).
+//! * when the bit is set, the `s` possible starts `j-s+1..=j` are looked up in the dictionary
+//!   (patterns bucketed by a hash of their first 4 bytes, longest first), and the longest
+//!   pattern at a start whose bytes and checks hold is a hit; each start position is tried by
+//!   exactly one probe, so nothing is reported twice.
 //!
 //! On text that holds none of the values, this is one 4-byte load, a multiply and a bit test
 //! per `s` bytes, a few GB/s; see `benches/scan.rs` and docs/DETECTION.md.
 //!
-//! Case-insensitive forms (e-mail, hex ids, MACs, names) are handled by building the automaton
-//! ASCII-case-insensitive and checking the exact bytes of the case-sensitive forms (base64,
+//! Case-insensitive forms (e-mail, hex ids, MACs, names) are handled by comparing patterns
+//! ASCII-case-insensitively and checking the exact bytes of the case-sensitive forms (base64,
 //! digests, custom values) after a match; forms that fold to the same bytes share one pattern
-//! and are told apart by that check. (The alternative, case variants as separate patterns in a
-//! case-sensitive automaton, is [`Options::case_fold`]` = false`; it was not faster, see
+//! and are told apart by that check. (The alternative, case variants as separate patterns
+//! compared exactly, is [`Options::case_fold`]` = false`; it was not faster, see
 //! docs/DETECTION.md, and misses mixed-case spellings.)
 //!
 //! # Pre-passes
@@ -37,8 +41,8 @@
 //! offset and length are mapped back exactly into the raw text through the decoder's offset map.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
 use serde::Serialize;
 
 use crate::encode;
@@ -69,8 +73,8 @@ pub struct Options {
     /// only forms skipped for typical profiles are a MAC's 6 raw bytes and the 7-character
     /// base64 fragments of them, and values of 6-7 characters are found only encoded or hashed.
     pub min_form_len: usize,
-    /// One ASCII-case-insensitive automaton (true, default) or case variants as separate
-    /// patterns in a case-sensitive one (false); kept for the benchmark comparison.
+    /// Patterns compared ASCII-case-insensitively (true, default) or case variants as separate
+    /// patterns compared exactly (false); kept for the benchmark comparison.
     pub case_fold: bool,
 }
 
@@ -233,22 +237,22 @@ impl Hit {
     }
 }
 
-/// One form behind an automaton pattern.
+/// One form behind a pattern.
 #[derive(Debug)]
 struct Member {
     id: usize,
     encoding: Box<str>,
     form: &'static str,
-    /// The exact bytes, for case-sensitive forms in a case-folding automaton.
+    /// The exact bytes, for case-sensitive forms among case-folded patterns.
     exact: Option<Box<[u8]>>,
     digit_boundary: bool,
     edges: Option<encode::Edges>,
     confidence: Confidence,
 }
 
-/// The sampling filter in front of the automaton (see the module docs): two bitmaps of the
+/// The sampling filter in front of the dictionary (see the module docs): two bitmaps of the
 /// pattern grams under two hash functions (a Bloom filter with k = 2). The first is tested at
-/// every probe; the second only when the first says yes, which cuts the automaton runs on
+/// every probe; the second only when the first says yes, which cuts the dictionary lookups on
 /// random bytes a hundredfold for the price of one more load on 1% of probes.
 #[derive(Debug)]
 struct Filter {
@@ -302,8 +306,52 @@ impl Filter {
     }
 }
 
+/// The patterns by where they start: bucketed by a hash of their first four (folded) bytes,
+/// longest first in each bucket. Scanning only ever asks "which patterns occur at `i`" (the
+/// filter has chosen `i`), so a lookup and a comparison per candidate is all it needs; an
+/// Aho-Corasick automaton run anchored answered the same question but took 0.07 s to build
+/// for 50 values (its failure transitions, never used by anchored searches).
+#[derive(Debug)]
+struct Dictionary {
+    /// Bucket `h` is `order[first[h]..first[h + 1]]`.
+    first: Vec<u32>,
+    order: Vec<u32>,
+    /// The patterns (lower-cased when `fold`).
+    keys: Vec<Box<[u8]>>,
+    fold: bool,
+}
+
+impl Dictionary {
+    fn new(keys: Vec<Vec<u8>>, fold: bool) -> Dictionary {
+        let buckets = 1 << 16;
+        let bucket = |k: &[u8]| start_hash(gram(k, 0));
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        order.sort_by_key(|&p| (bucket(&keys[p as usize]), std::cmp::Reverse(keys[p as usize].len())));
+        let mut first = vec![0u32; buckets + 1];
+        for k in &keys {
+            first[bucket(k) + 1] += 1;
+        }
+        for h in 0..buckets {
+            first[h + 1] += first[h];
+        }
+        Dictionary { first, order, keys: keys.into_iter().map(Vec::into_boxed_slice).collect(), fold }
+    }
+
+    /// The patterns that occur at `i` (whose first four bytes are `g`), longest first, with
+    /// their end.
+    fn at<'a>(&'a self, text: &'a [u8], i: usize, g: u32) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let h = start_hash(g);
+        self.order[self.first[h] as usize..self.first[h + 1] as usize].iter().filter_map(move |&p| {
+            let key = &self.keys[p as usize];
+            let end = i + key.len();
+            let t = text.get(i..end)?;
+            (if self.fold { t.eq_ignore_ascii_case(key) } else { t == &key[..] }).then_some((p as usize, end))
+        })
+    }
+}
+
 /// ORed into every gram: ASCII letters fold to lower case (other bytes fold too, harmlessly:
-/// the automaton decides).
+/// the dictionary decides).
 const FOLD: u32 = 0x2020_2020;
 /// Multiplicative hashing (Knuth): the top bits of `gram * HASH_MUL` index the first bitmap,
 /// those of `gram * HASH_MUL2` (another odd constant) the second.
@@ -344,11 +392,20 @@ const DECODE_WINDOW: usize = 64 * 1024;
 const WINDOW_OVERLAP: usize = 2 * encode::RUN_WINDOW;
 
 /// A declared location.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Geo {
     id: usize,
     lat: f64,
     lon: f64,
+}
+
+/// Every form of every declared value, compiled: what building a scanner costs.
+#[derive(Debug)]
+struct Patterns {
+    dict: Dictionary,
+    /// What each pattern stands for (forms that fold to the same bytes share one).
+    groups: Vec<Vec<Member>>,
+    filter: Filter,
 }
 
 /// Finds declared and undeclared identifiers; build once, share (`&self`) across flows and
@@ -357,19 +414,18 @@ struct Geo {
 pub struct Scanner {
     opts: Options,
     ids: Vec<(Kind, Option<String>)>,
-    ac: Option<AhoCorasick>,
-    groups: Vec<Vec<Member>>,
-    filter: Option<Filter>,
+    /// Shared by [`Scanner::with_undeclared`]'s copies; `None` when nothing is declared.
+    patterns: Option<Arc<Patterns>>,
     geos: Vec<Geo>,
     /// Absolute integer parts a declared coordinate can have within the tolerance.
     geo_ints: Vec<u32>,
     region: Option<phonenumber::country::Id>,
     max_pattern_len: usize,
-    patterns: usize,
+    pattern_count: usize,
 }
 
 impl Scanner {
-    /// Builds the automaton for every form of every declared value (milliseconds for a
+    /// Compiles every form of every declared value (milliseconds for a
     /// profile of 50 values; the patterns take a few MB).
     pub fn new(profile: &Profile, opts: &Options) -> Scanner {
         let mut all: Vec<Form> = forms::forms(profile, opts.min_form_len);
@@ -404,17 +460,11 @@ impl Scanner {
         }
         let min_len = keys.iter().map(Vec::len).min().unwrap_or(profile::MIN_VALUE_LEN);
         let max_pattern_len = keys.iter().map(Vec::len).max().unwrap_or(0);
-        let (ac, filter) = if keys.is_empty() {
-            (None, None)
-        } else {
-            let ac = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .start_kind(StartKind::Anchored)
-                .ascii_case_insensitive(opts.case_fold)
-                .build(&keys)
-                .expect("patterns are short and few enough for aho-corasick");
-            (Some(ac), Some(Filter::new(&keys, min_len)))
-        };
+        let pattern_count = keys.len();
+        let patterns = (!keys.is_empty()).then(|| {
+            let filter = Filter::new(&keys, min_len);
+            Arc::new(Patterns { dict: Dictionary::new(keys, opts.case_fold), filter, groups })
+        });
         let geos: Vec<Geo> = profile
             .ids
             .iter()
@@ -435,19 +485,32 @@ impl Scanner {
             opts: opts.clone(),
             geo_ints,
             ids: profile.ids.iter().map(|i| (i.kind, i.label.clone())).collect(),
-            patterns: keys.len(),
-            ac,
-            groups,
-            filter,
+            pattern_count,
+            patterns,
             geos,
             region: profile.phone_region(),
             max_pattern_len,
         }
     }
 
-    /// Number of automaton patterns (distinct forms after case folding).
+    /// The same scanner with the undeclared detectors on or off, sharing the compiled
+    /// patterns (a run searches servers' bytes for declared values only, clients' for both).
+    pub fn with_undeclared(&self, undeclared: bool) -> Scanner {
+        Scanner {
+            opts: Options { undeclared, ..self.opts.clone() },
+            ids: self.ids.clone(),
+            patterns: self.patterns.clone(),
+            geos: self.geos.clone(),
+            geo_ints: self.geo_ints.clone(),
+            region: self.region,
+            max_pattern_len: self.max_pattern_len,
+            pattern_count: self.pattern_count,
+        }
+    }
+
+    /// Number of patterns (distinct forms after case folding).
     pub fn pattern_count(&self) -> usize {
-        self.patterns
+        self.pattern_count
     }
 
     /// Length of the longest pattern: a stream must carry this many bytes minus one across
@@ -663,9 +726,9 @@ impl Scanner {
         self.max_pattern_len.max(undeclared).max(if self.geos.is_empty() { 0 } else { 200 }) + 2
     }
 
-    /// The sampled-filter + anchored-automaton search for declared forms.
+    /// The sampling filter + dictionary search for declared forms.
     fn find_declared(&self, text: &[u8], limit: usize, hits: &mut Vec<Hit>) {
-        let (Some(ac), Some(filter)) = (&self.ac, &self.filter) else { return };
+        let Some(Patterns { filter, .. }) = self.patterns.as_deref() else { return };
         if text.len() < 4 {
             return;
         }
@@ -678,7 +741,7 @@ impl Scanner {
             let g = u32::from_le_bytes([text[j], text[j + 1], text[j + 2], text[j + 3]]);
             let h = ((g | FOLD).wrapping_mul(HASH_MUL) >> shift) as usize; // = filter.hash(g, HASH_MUL)
             if bits[h >> 6] & (1 << (h & 63)) != 0 && filter.test2(g) {
-                next = self.probe_hit(ac, text, j, s, next, hits);
+                next = self.probe_hit(text, j, s, next, hits);
                 if hits.len() >= limit {
                     return;
                 }
@@ -687,33 +750,26 @@ impl Scanner {
         }
     }
 
-    /// Runs the automaton anchored at the `s` starts a probe at `j` stands for.
+    /// Looks the `s` starts a probe at `j` stands for up in the dictionary: at each, the
+    /// longest pattern there whose members verify is a hit, and the search resumes after it.
     #[inline(never)]
-    fn probe_hit(
-        &self,
-        ac: &AhoCorasick,
-        text: &[u8],
-        j: usize,
-        s: usize,
-        mut next: usize,
-        hits: &mut Vec<Hit>,
-    ) -> usize {
-        let filter = self.filter.as_ref().expect("probe hits come from the filter");
+    fn probe_hit(&self, text: &[u8], j: usize, s: usize, mut next: usize, hits: &mut Vec<Hit>) -> usize {
+        let Some(Patterns { filter, dict, .. }) = self.patterns.as_deref() else { return next };
         let mut i = (j + 1).saturating_sub(s).max(next);
-        while i <= j {
-            if i + 4 <= text.len() && !filter.may_start(gram(text, i)) {
-                i += 1;
-                continue;
+        while i <= j && i + 4 <= text.len() {
+            let g = gram(text, i);
+            let end = if filter.may_start(g) {
+                dict.at(text, i, g).find_map(|(p, end)| self.verify(text, i, end, p, hits).then_some(end))
+            } else {
+                None
+            };
+            match end {
+                Some(end) => {
+                    next = end;
+                    i = end;
+                }
+                None => i += 1,
             }
-            let input = Input::new(text).range(i..).anchored(Anchored::Yes);
-            if let Some(m) = ac.find(input)
-                && self.verify(text, m.start(), m.end(), m.pattern().as_usize(), hits)
-            {
-                next = m.end();
-                i = m.end();
-                continue;
-            }
-            i += 1;
         }
         next
     }
@@ -722,7 +778,8 @@ impl Scanner {
     /// a hit per member that holds. Returns whether any did.
     fn verify(&self, text: &[u8], start: usize, end: usize, pattern: usize, hits: &mut Vec<Hit>) -> bool {
         let mut any = false;
-        for m in &self.groups[pattern] {
+        let Some(p) = self.patterns.as_deref() else { return false };
+        for m in &p.groups[pattern] {
             if let Some(exact) = &m.exact
                 && text[start..end] != **exact
             {
@@ -1144,6 +1201,29 @@ mod tests {
     }
 
     const EMAIL: &str = "email=Jane.Roe@Example-Mail.org";
+
+    #[test]
+    fn dictionary_finds_every_pattern_at_a_start_longest_first() {
+        let keys: Vec<Vec<u8>> =
+            ["abcdefgh", "abcdefghij", "abcdxxxx", "zzzzzzzz"].map(|k| k.as_bytes().to_vec()).into();
+        let d = Dictionary::new(keys.clone(), true);
+        let at = |text: &[u8], i: usize| d.at(text, i, gram(text, i)).collect::<Vec<_>>();
+        assert_eq!(at(b"..ABCDEFGHIJ..", 2), [(1, 12), (0, 10)]);
+        assert_eq!(at(b"..abcdefgh", 2), [(0, 10)]); // the longer one would run past the end
+        assert_eq!(at(b"abcdxxxx", 0), [(2, 8)]);
+        assert!(at(b"abcdefgX", 0).is_empty());
+        let exact = Dictionary::new(keys, false);
+        assert!(exact.at(b"ABCDEFGH", 0, gram(b"ABCDEFGH", 0)).next().is_none());
+    }
+
+    #[test]
+    fn a_shorter_form_is_found_where_a_longer_one_fails_its_check() {
+        // "R58N91ABCDE" and a custom value that extends it; the custom value is
+        // case-sensitive, so in lower case only the serial (case-insensitive) is there.
+        let sc = scanner(&["serial=R58N91ABCDE", "custom=R58N91ABCDEFG"], false);
+        assert_eq!(found(&sc, b"x r58n91abcdefg y", Location::Payload), [("plain".to_string(), 2, 11)]);
+        assert_eq!(found(&sc, b"x R58N91ABCDEFG y", Location::Payload), [("plain".to_string(), 2, 13)]);
+    }
 
     #[test]
     fn plain_case_insensitive_and_offsets() {

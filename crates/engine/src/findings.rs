@@ -33,10 +33,7 @@ impl Detection {
     /// Scanners for `profile`; `undeclared` turns on the detectors for values nobody declared.
     pub fn new(profile: &Profile, options: &Options) -> Detection {
         let outbound = Arc::new(Scanner::new(profile, options));
-        let inbound = (!profile.ids.is_empty()).then(|| {
-            let declared_only = Options { undeclared: false, ..options.clone() };
-            Arc::new(Scanner::new(profile, &declared_only))
-        });
+        let inbound = (!profile.ids.is_empty()).then(|| Arc::new(outbound.with_undeclared(false)));
         let outbound = (options.undeclared || inbound.is_some()).then_some(outbound);
         Detection { outbound, inbound, undeclared: options.undeclared }
     }
