@@ -64,6 +64,10 @@ pub struct Options {
     pub max_findings_per_stream: usize,
     /// Run the undeclared-identifier detectors (key-hinted IMEI, MAC, e-mail...).
     pub undeclared: bool,
+    /// Decode percent and JSON escapes and search the decoded text too (see the module docs).
+    pub decode: bool,
+    /// Look for declared locations (decimal coordinates, found from every '.').
+    pub locations: bool,
     /// Declared locations match coordinates within this many degrees (0.001° ≈ 111 m).
     pub location_tolerance_deg: f64,
     /// Decoding pre-passes stop after this many output bytes.
@@ -86,6 +90,8 @@ impl Default for Options {
             max_findings_per_call: 64,
             max_findings_per_stream: 256,
             undeclared: true,
+            decode: true,
+            locations: true,
             location_tolerance_deg: 0.001,
             max_decoded_len: 1 << 20,
             min_form_len: 8,
@@ -414,7 +420,7 @@ struct Patterns {
 pub struct Scanner {
     opts: Options,
     ids: Vec<(Kind, Option<String>)>,
-    /// Shared by [`Scanner::with_undeclared`]'s copies; `None` when nothing is declared.
+    /// Shared by [`Scanner::with_detectors`]'s copies; `None` when nothing is declared.
     patterns: Option<Arc<Patterns>>,
     geos: Vec<Geo>,
     /// Absolute integer parts a declared coordinate can have within the tolerance.
@@ -493,11 +499,17 @@ impl Scanner {
         }
     }
 
-    /// The same scanner with the undeclared detectors on or off, sharing the compiled
-    /// patterns (a run searches servers' bytes for declared values only, clients' for both).
-    pub fn with_undeclared(&self, undeclared: bool) -> Scanner {
+    /// The same scanner, sharing the compiled patterns, with the detectors that do not need
+    /// them switched: `undeclared`, `decode` and `locations` taken from `opts` (its other
+    /// fields shape the patterns and are kept from `self`).
+    pub fn with_detectors(&self, opts: &Options) -> Scanner {
         Scanner {
-            opts: Options { undeclared, ..self.opts.clone() },
+            opts: Options {
+                undeclared: opts.undeclared,
+                decode: opts.decode,
+                locations: opts.locations,
+                ..self.opts.clone()
+            },
             ids: self.ids.clone(),
             patterns: self.patterns.clone(),
             geos: self.geos.clone(),
@@ -545,6 +557,10 @@ impl Scanner {
         self.scan_layer(text, location, &mut hits);
         let mut truncated = false;
         let mut scratch = Scratch { budget: self.opts.max_decoded_len, ..Scratch::default() };
+        if !self.opts.decode {
+            let truncated = hits.len() >= self.hit_limit();
+            return (hits, truncated, false);
+        }
         if location.percent_decodes() {
             let runs = if location.plus_is_space() {
                 let trig = memchr::memchr2_iter(b'%', b'+', text);
@@ -572,7 +588,7 @@ impl Scanner {
     fn scan_layer(&self, text: &[u8], location: Location<'_>, hits: &mut Vec<Hit>) {
         let limit = self.hit_limit();
         self.find_declared(text, limit, hits);
-        if !self.geos.is_empty() && hits.len() < limit {
+        if self.opts.locations && !self.geos.is_empty() && hits.len() < limit {
             self.find_locations(text, limit, hits);
         }
         if self.opts.undeclared && hits.len() < limit {
@@ -1223,6 +1239,27 @@ mod tests {
         let sc = scanner(&["serial=R58N91ABCDE", "custom=R58N91ABCDEFG"], false);
         assert_eq!(found(&sc, b"x r58n91abcdefg y", Location::Payload), [("plain".to_string(), 2, 11)]);
         assert_eq!(found(&sc, b"x R58N91ABCDEFG y", Location::Payload), [("plain".to_string(), 2, 13)]);
+    }
+
+    #[test]
+    fn a_plain_copy_finds_only_the_forms_themselves() {
+        let sc = scanner(&[EMAIL, "location=1.2903217,103.8519843"], true);
+        let plain =
+            sc.with_detectors(&Options { undeclared: false, decode: false, locations: false, ..Options::default() });
+        let text = b"a=jane.roe%40example-mail.org&b=Jane.Roe@Example-Mail.org&ll=1.2905,103.852";
+        let all = |sc: &Scanner| {
+            let mut out = Vec::new();
+            sc.scan(text, Location::Url, &mut out);
+            out.iter().map(|f| (f.kind.as_str(), f.declared, f.encoding.clone())).collect::<Vec<_>>()
+        };
+        let url = "url".to_string();
+        let plain_enc = "plain".to_string();
+        assert_eq!(
+            all(&sc),
+            [("email", true, url), ("email", true, plain_enc.clone()), ("location", true, plain_enc.clone())]
+        );
+        assert_eq!(all(&plain), [("email", true, plain_enc)]);
+        assert_eq!(plain.pattern_count(), sc.pattern_count());
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //! ways: a web page or a downloaded mail full of e-mail addresses is not the device leaking
 //! them, but a UDP reply (an SSDP or SLP answer carrying a MAC) usually comes from a device
 //! on the network. Declared values are looked for everywhere, since a server sending the
-//! device's own IMEI back shows that it has it.
+//! device's own IMEI back shows that it has it; but in what servers send (and in binary
+//! datagrams) only as the forms themselves: every encoding that is a pattern (plain, hex,
+//! base64, digests), not through the percent- and JSON-decoding pre-passes, and not as
+//! coordinates. Those pre-passes cost more than the search itself, are built for what a client
+//! composes (query strings, forms, JSON bodies), and server bodies are most of the bytes.
 
 use std::sync::Arc;
 
@@ -23,7 +27,8 @@ use phonehome_model::text::WireText;
 pub struct Detection {
     /// Declared values and undeclared detectors: for what clients send.
     outbound: Option<Arc<Scanner>>,
-    /// Declared values only: for what servers send (absent when nothing is declared).
+    /// Declared forms only, as they are (no decoding pre-passes, no coordinates): for what
+    /// servers send and binary datagrams (absent when nothing is declared).
     inbound: Option<Arc<Scanner>>,
     /// Undeclared detectors run (on `outbound`).
     undeclared: bool,
@@ -33,7 +38,10 @@ impl Detection {
     /// Scanners for `profile`; `undeclared` turns on the detectors for values nobody declared.
     pub fn new(profile: &Profile, options: &Options) -> Detection {
         let outbound = Arc::new(Scanner::new(profile, options));
-        let inbound = (!profile.ids.is_empty()).then(|| Arc::new(outbound.with_undeclared(false)));
+        let inbound = (!profile.ids.is_empty()).then(|| {
+            let plain = Options { undeclared: false, decode: false, locations: false, ..options.clone() };
+            Arc::new(outbound.with_detectors(&plain))
+        });
         let outbound = (options.undeclared || inbound.is_some()).then_some(outbound);
         Detection { outbound, inbound, undeclared: options.undeclared }
     }
