@@ -112,6 +112,9 @@ pub struct IdentifierEntry {
     pub label: Option<String>,
     pub declared: bool,
     pub count: u64,
+    /// Of `count`, findings in what servers sent (`toclient`).
+    #[serde(default)]
+    pub received: u64,
     pub confidence: String,
     pub to_third_parties: u64,
     pub locations: Vec<String>,
@@ -251,6 +254,7 @@ impl Report {
                     label: g.label.clone(),
                     declared: g.declared,
                     count: g.count,
+                    received: g.received,
                     confidence: g.confidence.to_string(),
                     to_third_parties: g.to_third_parties,
                     locations: g.locations.iter().cloned().collect(),

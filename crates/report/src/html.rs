@@ -408,7 +408,8 @@ fn identifiers(h: &mut String, sum: &Summary) {
     }
     h.push_str(
         "<p>Each identifier of the device found in what it sent: declared values (from the profile or \
-         <code>--id</code>) and identifiers found by the key they were sent under and validated.</p>\n\
+         <code>--id</code>) and identifiers found by the key they were sent under and validated. \
+         Findings marked received were in what a server sent: it holds the value.</p>\n\
          <div class=\"scroll\"><table>\n<thead><tr><th scope=\"col\">Identifier</th><th scope=\"col\">How found</th>\
          <th scope=\"col\">Confidence</th><th scope=\"col\" class=\"num\">Findings</th>\
          <th scope=\"col\" class=\"num\">Destinations</th><th scope=\"col\" class=\"num\">To third parties</th>\
@@ -417,12 +418,13 @@ fn identifiers(h: &mut String, sum: &Summary) {
     for g in sorted_identifiers(sum) {
         let _ = writeln!(
             h,
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}{}</td>\
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td class=\"num\">{}{}</td><td class=\"num\">{}{}</td>\
              <td class=\"num\">{}</td><td class=\"wrap\">{}</td><td class=\"wrap\">{}</td></tr>",
             esc(&identifier_name(g.kind, g.label.as_deref())),
             if g.declared { "declared" } else { "by key and shape" },
             esc(g.confidence),
             g.count,
+            if g.received > 0 { format!(" ({} received)", g.received) } else { String::new() },
             g.destinations.len(),
             if g.destinations_untracked > 0 { "+" } else { "" },
             g.to_third_parties,

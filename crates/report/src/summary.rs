@@ -76,6 +76,9 @@ pub struct IdentifierRow {
     pub declared: bool,
     /// Findings.
     pub count: u64,
+    /// Of `count`, findings in what servers sent (`toclient`): the server holds the value,
+    /// which is not the device sending it.
+    pub received: u64,
     /// The best confidence seen ("high", "medium", "low").
     pub confidence: &'static str,
     /// Destination (host name, else address) → findings, with its owner and server country.
@@ -295,6 +298,9 @@ impl SummaryBuilder {
             ..IdentifierRow::default()
         });
         g.count += 1;
+        if r.direction == "toclient" {
+            g.received += 1;
+        }
         if rank(r.confidence) > rank(g.confidence) {
             g.confidence = r.confidence;
         }

@@ -153,7 +153,10 @@ fn render_leaks(sum: &Summary, s: &mut String, style: Style) {
         return;
     }
     let total: u64 = sum.identifiers.values().map(|g| g.count).sum::<u64>() + sum.identifiers_untracked;
-    let _ = writeln!(s, "\n{}", style.heading(&format!("Identifiers sent ({total} finding{}):", plural(total))));
+    let received: u64 = sum.identifiers.values().map(|g| g.received).sum();
+    let sent = total - received;
+    let back = if received > 0 { format!(", and {received} in what servers sent") } else { String::new() };
+    let _ = writeln!(s, "\n{}", style.heading(&format!("Identifiers sent ({sent} finding{}{back}):", plural(sent))));
     // Declared values first (the user asked about them), then by how often.
     let mut groups: Vec<_> = sum.identifiers.iter().collect();
     groups.sort_by(|a, b| b.0.2.cmp(&a.0.2).then(b.1.count.cmp(&a.1.count)).then_with(|| a.0.cmp(b.0)));
@@ -169,14 +172,14 @@ fn render_leaks(sum: &Summary, s: &mut String, style: Style) {
             String::new()
         };
         let dests = g.destinations.len();
-        let _ = writeln!(
-            s,
-            "  {what} ({how}, {} confidence): {} time{} to {dests} destination{}{third}",
-            g.confidence,
-            g.count,
-            if g.count == 1 { "" } else { "s" },
-            if dests == 1 { "" } else { "s" },
-        );
+        let sent = g.count - g.received;
+        let times = |n: u64| format!("{n} time{}", if n == 1 { "" } else { "s" });
+        let how_often = match (sent, g.received) {
+            (0, r) => format!("never sent; received {} from {dests} server{}", times(r), plural(dests as u64)),
+            (n, 0) => format!("{} to {dests} destination{}", times(n), plural(dests as u64)),
+            (n, r) => format!("{} to {dests} destination{}, received {}", times(n), plural(dests as u64), times(r)),
+        };
+        let _ = writeln!(s, "  {what} ({how}, {} confidence): {how_often}{third}", g.confidence);
         let mut list: Vec<_> = g.destinations.iter().collect();
         list.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
         for (d, ld) in list.iter().take(5) {
