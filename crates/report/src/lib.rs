@@ -7,6 +7,7 @@ pub mod data;
 pub mod diff;
 pub mod document;
 pub mod html;
+pub mod json;
 mod ndjson;
 pub mod policy;
 pub mod style;

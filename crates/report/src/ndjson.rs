@@ -27,7 +27,7 @@ impl<W: Write> NdjsonSink<W> {
 
 /// One event's line, newline included.
 fn encode(event: &Event, line: &mut Vec<u8>) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *line, event)?;
+    crate::json::to_vec(event, line)?;
     line.push(b'\n');
     Ok(())
 }
