@@ -9,7 +9,8 @@ use libfuzzer_sys::fuzz_target;
 use phonehome_decode::{Decoder, DecoderConfig, Transport};
 use phonehome_model::{Counters, LinkType, Timestamp};
 
-const LINK_TYPES: &[u32] = &[1, 0, 101, 228, 229, 12, 14, 108, 113, 276, 9, 50, 51, 104, 239, 10, 147, 7, 129, 105, 127, 192, 258, 149];
+const LINK_TYPES: &[u32] =
+    &[1, 0, 101, 228, 229, 12, 14, 108, 113, 276, 9, 50, 51, 104, 239, 10, 147, 7, 129, 105, 127, 192, 258, 149];
 
 fuzz_target!(|data: &[u8]| {
     // Small caps, so the cap paths are reached with small inputs.

@@ -13,8 +13,19 @@ use libfuzzer_sys::fuzz_target;
 use phonehome_protocols::body::{self, Codings, Decoder};
 
 const CODINGS: &[&str] = &[
-    "gzip", "deflate", "br", "zstd", "identity", "x-gzip", "gzip, br", "br, gzip", "deflate, zstd", "zstd, deflate",
-    "gzip, gzip", "compress", "gzip, deflate, br",
+    "gzip",
+    "deflate",
+    "br",
+    "zstd",
+    "identity",
+    "x-gzip",
+    "gzip, br",
+    "br, gzip",
+    "deflate, zstd",
+    "zstd, deflate",
+    "gzip, gzip",
+    "compress",
+    "gzip, deflate, br",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -112,7 +112,9 @@ fuzz_target!(|data: &[u8]| {
         decode: knobs & 0x40 == 0,
         max_pending: 2,
     };
-    for (side, (whole, parts)) in [Side::Requests, Side::Responses].into_iter().zip([(client, &parts[0]), (server, &parts[1])]) {
+    for (side, (whole, parts)) in
+        [Side::Requests, Side::Responses].into_iter().zip([(client, &parts[0]), (server, &parts[1])])
+    {
         for limits in [Limits::default(), tiny] {
             let (expected, stats) = run(side, limits, &[whole]);
             let chunks: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();

@@ -12,7 +12,6 @@
 use libfuzzer_sys::fuzz_target;
 use phonehome_decrypt::{KeyLog, KeyLogLimits, Label, TLS_KEY_LOG};
 
-
 fuzz_target!(|data: &[u8]| {
     let [knobs, text @ ..] = data else { return };
 
@@ -23,7 +22,13 @@ fuzz_target!(|data: &[u8]| {
     assert!(s.lines <= newlines + 1);
     assert_eq!(
         s.lines,
-        s.comments + s.junk_lines + s.unsupported_lines + s.secrets + s.duplicates + s.conflicts + s.dropped_connections
+        s.comments
+            + s.junk_lines
+            + s.unsupported_lines
+            + s.secrets
+            + s.duplicates
+            + s.conflicts
+            + s.dropped_connections
     );
     assert!(whole.len() as u64 <= s.secrets);
 
@@ -55,7 +60,11 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Small caps.
-    let limits = KeyLogLimits { max_bytes: u64::from(knobs & 0x0f) * 64, max_connections: usize::from(knobs >> 4), max_sessions: 1 };
+    let limits = KeyLogLimits {
+        max_bytes: u64::from(knobs & 0x0f) * 64,
+        max_connections: usize::from(knobs >> 4),
+        max_sessions: 1,
+    };
     let mut capped = KeyLog::with_limits(limits.clone());
     capped.add_text(text);
     capped.add_text(text);

@@ -75,7 +75,9 @@ fn run(chunks: &[(Direction, Option<&[u8]>)], piece: usize, config: TlsConfig) -
             assert!(body.len() <= cap);
             seen.handshakes.push((ix(dir), msg_type, body.to_vec(), encrypted));
         }
-        Output::Alert { dir, level, description, encrypted } => seen.alerts.push((ix(dir), level, description, encrypted)),
+        Output::Alert { dir, level, description, encrypted } => {
+            seen.alerts.push((ix(dir), level, description, encrypted))
+        }
         Output::Stopped { dir, reason } => {
             assert!(!seen.stops.iter().any(|(d, _)| *d == ix(dir)), "stopped twice");
             seen.stops.push((ix(dir), reason.to_string()));
@@ -92,7 +94,8 @@ fn run(chunks: &[(Direction, Option<&[u8]>)], piece: usize, config: TlsConfig) -
             None => dec.gap(*dir, 1, &mut sink),
         }
     }
-    let summary = format!("{:?} {:?} {:?}", dec.summary(), dec.status(Direction::ToServer), dec.status(Direction::ToClient));
+    let summary =
+        format!("{:?} {:?} {:?}", dec.summary(), dec.status(Direction::ToServer), dec.status(Direction::ToClient));
     (seen, summary)
 }
 
