@@ -1,9 +1,10 @@
 //! Fuzzes `phonehome-detect`'s scanner: a small profile of arbitrary values and a text,
 //! scanned whole at one location and as a stream in input-chosen chunks.
 //!
-//! Input: a knob byte (location, undeclared on/off, case folding, shortest form 6-9), a byte
-//! with the number of declared values (0-3), then per value a kind byte, a length byte and
-//! the value's bytes (lossy UTF-8; values the profile refuses are skipped), a chunk-size
+//! Input: a knob byte (location, undeclared on/off, case folding, shortest form 6-9,
+//! decoding pre-passes on/off), a byte with the number of declared values (0-3), then per
+//! value a kind byte, a length byte and the value's bytes (lossy UTF-8; values the profile
+//! refuses are skipped), a chunk-size
 //! byte, then the text.
 //!
 //! Checked: no panic, no hang; every finding lies inside the text (or stream) and names a
@@ -68,6 +69,8 @@ fuzz_target!(|data: &[u8]| {
         undeclared: knob & 8 != 0,
         case_fold: knob & 16 == 0,
         min_form_len: 6 + usize::from(knob >> 5 & 3),
+        // What servers send is searched without the pre-passes (engine/findings.rs).
+        decode: knob & 128 == 0,
         max_findings_per_call: 1 << 20,
         max_findings_per_stream: 1 << 20,
         ..Options::default()
