@@ -137,6 +137,9 @@ pub struct IdentifierDest {
     /// Host name, else address.
     pub destination: String,
     pub count: u64,
+    /// Of `count`, findings in what this server sent.
+    #[serde(default)]
+    pub received: u64,
     pub owner: OwnerRef,
     pub country: Option<String>,
     pub third_party: Option<bool>,
@@ -243,6 +246,7 @@ impl Report {
                     .map(|(d, ld)| IdentifierDest {
                         destination: d.clone(),
                         count: ld.count,
+                        received: ld.received,
                         owner: OwnerRef::from(&ld.owner),
                         country: ld.country.clone(),
                         third_party: ld.third_party,

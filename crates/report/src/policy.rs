@@ -157,22 +157,23 @@ impl Policy {
             if !to_anyone && !to_third {
                 continue;
             }
-            for d in &id.destinations {
+            // Only what the device sent: a server holding the value is not the device sending it.
+            for d in id.destinations.iter().filter(|d| d.count > d.received) {
+                let sent = d.count - d.received;
                 let where_ = format!("{} [{}{}]", d.destination, d.owner.display(), country(&d.country));
                 if to_anyone {
                     out.insert(Violation {
                         rule: "deny_identifiers",
-                        detail: format!("{} sent to {where_} ({} time{})", id.name(), d.count, plural(d.count)),
+                        detail: format!("{} sent to {where_} ({sent} time{})", id.name(), plural(sent)),
                     });
                 } else if self.is_third_party(d.third_party, &d.owner) {
                     let why = if d.third_party.is_none() { ", owner unknown" } else { "" };
                     out.insert(Violation {
                         rule: "deny_identifiers_to_third_parties",
                         detail: format!(
-                            "{} sent to third party {where_}{why} ({} time{})",
+                            "{} sent to third party {where_}{why} ({sent} time{})",
                             id.name(),
-                            d.count,
-                            plural(d.count)
+                            plural(sent)
                         ),
                     });
                 }
@@ -272,6 +273,15 @@ mod tests {
                         owner: owner("example.net", "domain"),
                         ..IdentifierDest::default()
                     },
+                    // Only echoed back by the server: not the device sending it.
+                    IdentifierDest {
+                        destination: "echo.example.org".into(),
+                        count: 2,
+                        received: 2,
+                        owner: owner("Echo", "organisation"),
+                        third_party: Some(true),
+                        ..IdentifierDest::default()
+                    },
                 ],
                 ..IdentifierEntry::default()
             }],
@@ -307,6 +317,7 @@ mod tests {
         // the local network's HTTP is not "to the Internet".
         let third: Vec<_> = v.iter().filter(|v| v.rule == "deny_identifiers_to_third_parties").collect();
         assert_eq!(third.len(), 2, "{third:?}");
+        assert!(!third.iter().any(|v| v.detail.contains("echo.example.org")), "{third:?}");
         assert!(third.iter().any(|v| v.detail.contains("owner unknown")));
         assert_eq!(v.iter().filter(|v| v.rule == "deny_plaintext_http").count(), 1);
         assert!(v.iter().any(|v| v.detail.contains("Umeng (part of Alibaba)")));

@@ -95,6 +95,8 @@ pub struct IdentifierRow {
 #[derive(Clone, Debug, Serialize)]
 pub struct LeakDest {
     pub count: u64,
+    /// Of `count`, findings in what this server sent.
+    pub received: u64,
     pub owner: Owner,
     /// Server country (registered/announced), when known.
     pub country: Option<String>,
@@ -315,11 +317,13 @@ impl SummaryBuilder {
         if g.destinations.len() < MAX_LEAK_DESTS || g.destinations.contains_key(&dest) {
             let d = g.destinations.entry(dest).or_insert_with(|| LeakDest {
                 count: 0,
+                received: 0,
                 owner: owner.clone(),
                 country: country.clone(),
                 third_party,
             });
             d.count += 1;
+            d.received += u64::from(r.direction == "toclient");
         } else {
             g.destinations_untracked += 1;
         }
