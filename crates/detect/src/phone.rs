@@ -161,11 +161,20 @@ impl Code {
 }
 
 impl Index {
-    /// The calling code `digits` start with.
-    fn code_of(&self, digits: &str) -> Option<u16> {
-        (1..=3.min(digits.len()))
-            .filter_map(|n| digits.get(..n)?.parse::<u16>().ok())
-            .find(|c| self.by_code.contains_key(c))
+    /// The calling code the digits of `text` start with (separators such as `(65) 9123`
+    /// skipped).
+    fn code_of(&self, text: &str) -> Option<u16> {
+        let mut code = 0u16;
+        for d in text.bytes().filter(|b| !b" -.()".contains(b)).take(3) {
+            if !d.is_ascii_digit() || (code == 0 && d == b'0') {
+                return None; // no calling code starts with 0
+            }
+            code = code * 10 + u16::from(d - b'0');
+            if self.by_code.contains_key(&code) {
+                return Some(code);
+            }
+        }
+        None
     }
 }
 
@@ -240,6 +249,9 @@ mod tests {
         assert_eq!(index.code_of("6591234567"), Some(65));
         assert_eq!(index.code_of("4930123456"), Some(49));
         assert_eq!(index.code_of("99912345"), None);
+        assert_eq!(index.code_of(" (65) 9123"), Some(65));
+        assert_eq!(index.code_of("x65"), None);
+        assert_eq!(index.code_of("01234"), None);
     }
 
     #[test]
@@ -255,6 +267,7 @@ mod tests {
         assert!(parse("91234567", None).is_none()); // national without a region
         assert!(parse("+999 1234 5678", None).is_none());
         assert!(parse("+", None).is_none());
+        assert_eq!(parse("+(65) 9123-4567", None).map(|p| p.e164()), Some("+6591234567".into()));
     }
 
     /// Our per-code databases agree with the crate's own on every example number of every
