@@ -321,6 +321,9 @@ impl Filter {
 struct Dictionary {
     /// Bucket `h` is `order[first[h]..first[h + 1]]`.
     first: Vec<u32>,
+    /// Buckets are the top `16 - shift` bits of [`start_hash`]: about two per pattern, from
+    /// 1,024 (4 KiB of `first`) to 65,536.
+    shift: u32,
     order: Vec<u32>,
     /// The patterns (lower-cased when `fold`).
     keys: Vec<Box<[u8]>>,
@@ -329,8 +332,10 @@ struct Dictionary {
 
 impl Dictionary {
     fn new(keys: Vec<Vec<u8>>, fold: bool) -> Dictionary {
-        let buckets = 1 << 16;
-        let bucket = |k: &[u8]| start_hash(gram(k, 0));
+        let bits = (keys.len() * 2).next_power_of_two().trailing_zeros().clamp(10, 16);
+        let shift = 16 - bits;
+        let buckets = 1usize << bits;
+        let bucket = |k: &[u8]| start_hash(gram(k, 0)) >> shift;
         let mut order: Vec<u32> = (0..keys.len() as u32).collect();
         order.sort_by_key(|&p| (bucket(&keys[p as usize]), std::cmp::Reverse(keys[p as usize].len())));
         let mut first = vec![0u32; buckets + 1];
@@ -340,13 +345,13 @@ impl Dictionary {
         for h in 0..buckets {
             first[h + 1] += first[h];
         }
-        Dictionary { first, order, keys: keys.into_iter().map(Vec::into_boxed_slice).collect(), fold }
+        Dictionary { first, shift, order, keys: keys.into_iter().map(Vec::into_boxed_slice).collect(), fold }
     }
 
     /// The patterns that occur at `i` (whose first four bytes are `g`), longest first, with
     /// their end.
     fn at<'a>(&'a self, text: &'a [u8], i: usize, g: u32) -> impl Iterator<Item = (usize, usize)> + 'a {
-        let h = start_hash(g);
+        let h = start_hash(g) >> self.shift;
         self.order[self.first[h] as usize..self.first[h + 1] as usize].iter().filter_map(move |&p| {
             let key = &self.keys[p as usize];
             let end = i + key.len();
