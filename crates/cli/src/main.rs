@@ -254,6 +254,11 @@ struct Identifiers {
     /// recognised by their key and shape).
     #[arg(long)]
     declared_only: bool,
+    /// Also search what servers send for the declared identifiers (as their forms are: no
+    /// URL or JSON decoding). A server sending a value back shows that it holds it; by
+    /// default only what the device sends is searched.
+    #[arg(long)]
+    search_received: bool,
     /// Findings reported per stream direction of a flow (and at most 64 per scanned text);
     /// the rest are counted in stats.caps.findings.
     #[arg(long, default_value_t = 256)]
@@ -371,7 +376,7 @@ fn detection(args: &Identifiers) -> Result<(Detection, Option<String>), String> 
         max_findings_per_call: args.max_findings_per_flow.min(64),
         ..Options::default()
     };
-    Ok((Detection::new(&profile, &options), profile.vendor.clone()))
+    Ok((Detection::new(&profile, &options).search_received(args.search_received), profile.vendor.clone()))
 }
 
 /// The attribution stage from the flags; `vendor` comes from the profile.

@@ -68,10 +68,10 @@ fn requests(events: &[Value]) -> Vec<String> {
 /// Our own capture: TLS 1.2 and 1.3, each with HTTP/1.1 and HTTP/2 (curl against a local
 /// server). Every declared identifier is found inside TLS where the request put it: the
 /// query string, a header, a cookie and a gzip-compressed JSON body; the server's gzip
-/// response echoes the e-mail address back.
+/// response echoes the e-mail address back (found with `--search-received`).
 #[test]
 fn loopback_identifiers_inside_tls12_and_tls13_http1_and_http2() {
-    let mut args = vec![LOOPBACK, "--keylog", LOOPBACK_KEYS];
+    let mut args = vec![LOOPBACK, "--keylog", LOOPBACK_KEYS, "--search-received"];
     args.extend_from_slice(&LOOPBACK_IDS);
     let ev = ndjson(&args);
     let flows = decryption_by_port(&ev);

@@ -102,8 +102,12 @@ fn values_stay_out_of_reports_unless_asked_for() {
 fn raw_payload_of_other_protocols_is_searched() {
     // POP3 has no dissector: its bytes are searched as they are. The client's USER command
     // carries an e-mail address (undeclared); the mail it downloads carries a phone number,
-    // found only when declared (a server sends it: downloaded mail is not the device leaking).
-    let (_, ev) = ndjson(&["--id", "phone=+39 081 768 3821", "fixtures/captures/ndpi__pop3.pcap"]);
+    // found only when declared and what the server sends is searched (downloaded mail is not
+    // the device leaking).
+    let args = ["--id", "phone=+39 081 768 3821", "fixtures/captures/ndpi__pop3.pcap"];
+    let (_, ev) = ndjson(&args);
+    assert!(leaks(&ev).iter().all(|l| l["leak"]["direction"] == "toserver"), "by default only what the device sends");
+    let (_, ev) = ndjson(&[&["--search-received"], &args[..]].concat());
     let found = leaks(&ev);
     let email = found.iter().find(|l| l["leak"]["kind"] == "email").expect("USER e-mail");
     assert_eq!(email["leak"]["location"], "payload");
@@ -157,7 +161,7 @@ fn har_files_are_searched_like_captures() {
         "mac=a4:83:e7:5b:12:9f",
     ];
     let mut args: Vec<&str> = ids.iter().flat_map(|id| ["--id", id]).collect();
-    args.extend(["fixtures/har/mitmproxy_app.har", "fixtures/har/pcapdroid_app.har"]);
+    args.extend(["--search-received", "fixtures/har/mitmproxy_app.har", "fixtures/har/pcapdroid_app.har"]);
     let (text, ev) = ndjson(&args);
     let found = leaks(&ev);
     let seen = |kind: &str, file: &str| {

@@ -45,6 +45,7 @@ fn text_summary_snapshot() {
                 "imei=356938035643809",
                 "--id",
                 "email/work=jane.doe@example.com",
+                "--search-received",
             ],
         ),
     ] {

@@ -5,15 +5,18 @@
 //! search itself is `phonehome-detect`'s: one automaton for every form of every declared
 //! value, plus the validated detectors for undeclared ones.
 //!
-//! Undeclared detection looks at what a TCP flow's client sends, and at UDP datagrams both
-//! ways: a web page or a downloaded mail full of e-mail addresses is not the device leaking
-//! them, but a UDP reply (an SSDP or SLP answer carrying a MAC) usually comes from a device
-//! on the network. Declared values are looked for everywhere, since a server sending the
-//! device's own IMEI back shows that it has it; but in what servers send (and in binary
-//! datagrams) only as the forms themselves: every encoding that is a pattern (plain, hex,
-//! base64, digests), not through the percent- and JSON-decoding pre-passes, and not as
-//! coordinates. Those pre-passes cost more than the search itself, are built for what a client
-//! composes (query strings, forms, JSON bodies), and server bodies are most of the bytes.
+//! What is searched is what leaves the device: what a TCP flow's client sends, and UDP
+//! datagrams both ways (a UDP reply, an SSDP or SLP answer carrying a MAC, usually comes from
+//! a device on the network; a web page or a downloaded mail full of e-mail addresses is not
+//! the device leaking them). Binary datagrams (RTP, games, VPNs: most unrecognised UDP bytes)
+//! are searched for the declared forms only, as they are: the undeclared detectors and the
+//! percent/JSON decoding pre-passes read text.
+//!
+//! What servers send is searched only when asked (`search_received`, `--search-received`):
+//! for the declared forms as they are (every encoding that is a pattern: plain, hex, base64,
+//! digests; no pre-passes, no coordinates). A server sending the device's IMEI back shows
+//! that it holds it, but server bodies are most of a capture's bytes: searching them cost a
+//! quarter of the whole search (BENCHMARKS.md, "Issue 4's target").
 
 use std::sync::Arc;
 
@@ -27,9 +30,11 @@ use phonehome_model::text::WireText;
 pub struct Detection {
     /// Declared values and undeclared detectors: for what clients send.
     outbound: Option<Arc<Scanner>>,
-    /// Declared forms only, as they are (no decoding pre-passes, no coordinates): for what
-    /// servers send and binary datagrams (absent when nothing is declared).
-    inbound: Option<Arc<Scanner>>,
+    /// Declared forms only, as they are (no decoding pre-passes, no coordinates): for binary
+    /// datagrams, and what servers send when `received` (absent when nothing is declared).
+    plain: Option<Arc<Scanner>>,
+    /// Search what servers send (with `plain`).
+    received: bool,
     /// Undeclared detectors run (on `outbound`).
     undeclared: bool,
 }
@@ -38,12 +43,18 @@ impl Detection {
     /// Scanners for `profile`; `undeclared` turns on the detectors for values nobody declared.
     pub fn new(profile: &Profile, options: &Options) -> Detection {
         let outbound = Arc::new(Scanner::new(profile, options));
-        let inbound = (!profile.ids.is_empty()).then(|| {
+        let plain = (!profile.ids.is_empty()).then(|| {
             let plain = Options { undeclared: false, decode: false, locations: false, ..options.clone() };
             Arc::new(outbound.with_detectors(&plain))
         });
-        let outbound = (options.undeclared || inbound.is_some()).then_some(outbound);
-        Detection { outbound, inbound, undeclared: options.undeclared }
+        let outbound = (options.undeclared || plain.is_some()).then_some(outbound);
+        Detection { outbound, plain, received: false, undeclared: options.undeclared }
+    }
+
+    /// Also search what servers send, for the declared forms as they are (off by default).
+    pub fn search_received(mut self, on: bool) -> Detection {
+        self.received = on;
+        self
     }
 
     /// Whether anything is searched at all.
@@ -52,7 +63,13 @@ impl Detection {
     }
 
     fn scanner(&self, origin: &Origin<'_>) -> Option<&Scanner> {
-        if origin.dir == Direction::ToServer || origin.udp { self.outbound.as_deref() } else { self.inbound.as_deref() }
+        if origin.dir == Direction::ToServer || origin.udp {
+            self.outbound.as_deref()
+        } else if self.received {
+            self.plain.as_deref()
+        } else {
+            None
+        }
     }
 }
 
@@ -103,7 +120,7 @@ impl Findings {
             // Undeclared detection reads `key=value` text; in a binary datagram (RTP, QUIC
             // of other versions, games, VPNs: most unrecognised UDP bytes) it finds nothing
             // and costs the most, so only declared values are looked for there.
-            self.detection.inbound.as_deref()
+            self.detection.plain.as_deref()
         } else {
             self.detection.scanner(&origin)
         };
