@@ -250,7 +250,7 @@ pub struct HttpRecord {
     pub http_user_agent: Option<WireText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_refer: Option<WireText>,
-    /// Request body length (decoded bytes seen).
+    /// Request body length: bytes on the wire after de-chunking, before content decoding.
     #[serde(skip_serializing_if = "is_zero")]
     pub request_length: u64,
     /// The response's status, absent when no response was seen.
@@ -259,7 +259,7 @@ pub struct HttpRecord {
     /// The response's content type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_content_type: Option<WireText>,
-    /// Response body length (decoded bytes seen).
+    /// Response body length: bytes on the wire after de-chunking, before content decoding.
     pub length: u64,
     /// Anything unusual: "body_truncated", "decompression_capped", "decode_error"...
     #[serde(skip_serializing_if = "Vec::is_empty")]
