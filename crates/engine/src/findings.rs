@@ -2,8 +2,8 @@
 //!
 //! Dissectors hand over the texts where identifiers travel (a URL, each header, a decoded
 //! body, a DNS name, an SNI); flows that no dissector reads are scanned as raw payload. The
-//! search itself is `phonehome-detect`'s: one automaton for every form of every declared
-//! value, plus the validated detectors for undeclared ones.
+//! search itself is `phonehome-detect`'s: one multi-pattern search for every form of every
+//! declared value, plus the validated detectors for undeclared ones.
 //!
 //! What is searched is what leaves the device: what a TCP flow's client sends, and UDP
 //! datagrams both ways (a UDP reply, an SSDP or SLP answer carrying a MAC, usually comes from
