@@ -248,3 +248,32 @@ fn check_is_a_gate() {
     write("deny_plaintext_http = true\n");
     assert_eq!(phonehome(&["check", "--policy", p, "Cargo.toml"]).status.code(), Some(2));
 }
+
+#[test]
+fn received_findings_are_counted_apart_and_trip_no_policy_rule() {
+    // The POP3 mail the client downloads carries the declared phone number: with
+    // --search-received it is found, in what the server sent. The client's USER command sends
+    // an e-mail address.
+    const POP3: &str = "fixtures/captures/ndpi__pop3.pcap";
+    let ids = ["--id", "phone=+39 081 768 3821", "--search-received"];
+    let out = phonehome(&[&["analyze", "--format", "json"], &ids[..], &[POP3]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let ids_json = doc["identifiers"].as_array().unwrap();
+    let phone = ids_json.iter().find(|i| i["kind"] == "phone").expect("the declared phone number");
+    assert!(phone["count"].as_u64().unwrap() >= 1);
+    assert_eq!(phone["received"], phone["count"], "{phone}");
+    assert_eq!(phone["destinations"][0]["received"], phone["destinations"][0]["count"], "{phone}");
+    let email = ids_json.iter().find(|i| i["kind"] == "email").expect("the USER e-mail address");
+    assert_eq!(email["received"], 0, "{email}");
+
+    let policy = temp("received-policy.toml");
+    let p = policy.to_str().unwrap();
+    std::fs::write(&policy, "deny_identifiers = [\"phone\"]\n").unwrap();
+    let out = phonehome(&[&["check", "--policy", p], &ids[..], &[POP3]].concat());
+    assert_eq!(out.status.code(), Some(0), "only received: {}", stdout(&out));
+    std::fs::write(&policy, "deny_identifiers = [\"email\"]\n").unwrap();
+    let out = phonehome(&[&["check", "--policy", p], &ids[..], &[POP3]].concat());
+    assert_eq!(out.status.code(), Some(1), "sent: {}", stdout(&out));
+    assert!(stdout(&out).contains("deny_identifiers: email sent to"), "{}", stdout(&out));
+}

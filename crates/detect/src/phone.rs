@@ -13,9 +13,9 @@
 //! here exactly as with the crate's own database, which catches a copy of the XML that no
 //! longer matches the crate's version.
 
+use phonenumber::PhoneNumber;
 use phonenumber::country::Id;
 use phonenumber::metadata::Database;
-use phonenumber::{Mode, PhoneNumber};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -32,17 +32,17 @@ pub struct Phone {
 impl Phone {
     /// `+6591234567`.
     pub fn e164(&self) -> String {
-        self.format(Mode::E164)
+        format!("+{}{}", self.code(), self.number.national())
     }
 
     /// As dialled inside the country, formatted: `9123 4567`, `030 123456`.
     pub fn national(&self) -> String {
-        self.format(Mode::National)
+        self.format(false)
     }
 
     /// `+65 9123 4567`.
     pub fn international(&self) -> String {
-        self.format(Mode::International)
+        self.format(true)
     }
 
     /// The country calling code (65).
@@ -60,13 +60,13 @@ impl Phone {
     /// the same order; `tests` compares the two). Not through the crate: its `Display` for
     /// `Formatter` evaluates `unwrap_or(&DATABASE)` eagerly, which builds the database of
     /// every territory even when given ours.
-    fn format(&self, mode: Mode) -> String {
+    fn format(&self, international: bool) -> String {
         let code = self.code();
         let national = self.number.national().to_string();
         let Some(meta) = self.db.by_code(&code).and_then(|m| m.into_iter().next()) else {
             return format!("+{code}{national}");
         };
-        let formats = if meta.international_formats().is_empty() || mode == Mode::National {
+        let formats = if meta.international_formats().is_empty() || !international {
             meta.formats()
         } else {
             meta.international_formats()
@@ -78,20 +78,17 @@ impl Phone {
                     && f.pattern().find(&national).is_some_and(|m| m.start() == 0 && m.end() == national.len())
             })
         });
-        let mut out = match (mode, rule) {
-            (Mode::International, Some(rule)) => {
-                format!("+{code} {}", rule.pattern().replace(&national, rule.format()))
-            }
-            (Mode::International, None) => format!("+{code} {national}"),
-            (Mode::National, Some(rule)) => {
+        let mut out = match (international, rule) {
+            (true, Some(rule)) => format!("+{code} {}", rule.pattern().replace(&national, rule.format())),
+            (true, None) => format!("+{code} {national}"),
+            (false, Some(rule)) => {
                 let template = match rule.national_prefix() {
                     Some(prefix) => with_national_prefix(rule.format(), prefix, meta.national_prefix().unwrap_or("")),
                     None => rule.format().to_string(),
                 };
                 rule.pattern().replace(&national, template.as_str()).into_owned()
             }
-            (Mode::National, None) => national,
-            _ => return format!("+{code}{national}"),
+            (false, None) => national,
         };
         if let Some(ext) = self.number.extension() {
             out.push_str(meta.preferred_extension_prefix().unwrap_or(" ext. "));
@@ -234,6 +231,7 @@ fn attribute(tag: &'static str, name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use phonenumber::Mode;
 
     #[test]
     fn every_territory_is_indexed_once() {

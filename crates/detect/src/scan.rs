@@ -432,7 +432,6 @@ pub struct Scanner {
     geo_ints: Vec<u32>,
     region: Option<phonenumber::country::Id>,
     max_pattern_len: usize,
-    pattern_count: usize,
 }
 
 impl Scanner {
@@ -471,7 +470,6 @@ impl Scanner {
         }
         let min_len = keys.iter().map(Vec::len).min().unwrap_or(profile::MIN_VALUE_LEN);
         let max_pattern_len = keys.iter().map(Vec::len).max().unwrap_or(0);
-        let pattern_count = keys.len();
         let patterns = (!keys.is_empty()).then(|| {
             let filter = Filter::new(&keys, min_len);
             Arc::new(Patterns { dict: Dictionary::new(keys, opts.case_fold), filter, groups })
@@ -496,7 +494,6 @@ impl Scanner {
             opts: opts.clone(),
             geo_ints,
             ids: profile.ids.iter().map(|i| (i.kind, i.label.clone())).collect(),
-            pattern_count,
             patterns,
             geos,
             region: profile.phone_region(),
@@ -521,13 +518,12 @@ impl Scanner {
             geo_ints: self.geo_ints.clone(),
             region: self.region,
             max_pattern_len: self.max_pattern_len,
-            pattern_count: self.pattern_count,
         }
     }
 
     /// Number of patterns (distinct forms after case folding).
     pub fn pattern_count(&self) -> usize {
-        self.pattern_count
+        self.patterns.as_ref().map_or(0, |p| p.dict.keys.len())
     }
 
     /// Length of the longest pattern: a stream must carry this many bytes minus one across
