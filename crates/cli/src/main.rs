@@ -22,7 +22,7 @@ use phonehome_report::text::Detail;
 use phonehome_report::{CsvSink, HtmlReport, JsonReport, NdjsonSink, Report, Style, TextSummary};
 
 use crate::evidence::Evidence;
-use crate::progress::Progress;
+use crate::progress::{Progress, StopFirst};
 
 /// With the `mimalloc` feature, mimalloc replaces the system allocator (BENCHMARKS.md).
 #[cfg(feature = "mimalloc")]
@@ -600,10 +600,14 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         Format::Json => Box::new(JsonReport::new(out)),
         Format::Csv => Box::new(CsvSink::new(out)),
     };
-    // The bar stops (its finish) before the report is written (the sink's).
+    // The bar stops before the report is written (StopFirst). Evidence needs every event, so
+    // with it the report gets events (a Tee has no encoder); without it an NDJSON sink's
+    // encoder reaches the threaded engine.
     let result = match &mut evidence {
-        Some(ev) => phonehome_engine::run(inputs, &config, &mut Tee(&mut progress, Tee(&mut *sink, &mut ev.flows))),
-        None => phonehome_engine::run(inputs, &config, &mut Tee(&mut progress, &mut *sink)),
+        Some(ev) => {
+            phonehome_engine::run(inputs, &config, &mut StopFirst(&mut progress, &mut Tee(&mut *sink, &mut ev.flows)))
+        }
+        None => phonehome_engine::run(inputs, &config, &mut StopFirst(&mut progress, &mut *sink)),
     };
     progress.end();
     if !args.quiet {
@@ -656,8 +660,9 @@ fn report_of(names: &[String], config: &Config, evidence: Option<Evidence>) -> R
         if Report::parse(&head).is_some() {
             let bytes = std::fs::read(name).map_err(|e| format!("{name}: {e}"))?;
             if let Some(r) = Report::parse(&bytes) {
-                if evidence.is_some() {
+                if let Some(ev) = evidence {
                     eprintln!("phonehome: --evidence-pcap: {name}: a saved report holds no packets");
+                    ev.discard(); // the file was created before the input was known
                 }
                 return r.map_err(|e| format!("{name}: not a readable phonehome report: {e}"));
             }

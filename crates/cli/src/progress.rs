@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use phonehome_model::event::Encoder;
 use phonehome_model::{Event, EventSink};
 use phonehome_report::text::human_bytes;
 
@@ -90,16 +91,31 @@ impl Progress {
     }
 }
 
-/// Fed beside a report (`Tee(&mut progress, report)`), the bar stops before the report is
-/// written at the end of the run, so the two never share a terminal line.
-impl EventSink for Progress {
-    fn event(&mut self, _: &Event) -> std::io::Result<()> {
-        Ok(())
+/// A report sink whose `finish` first stops the bar, so the report written at the end of the
+/// run never shares a terminal line with it. Everything else goes to the sink unchanged,
+/// its encoder included (the threaded engine then has NDJSON serialised on its workers).
+pub struct StopFirst<'a, S: ?Sized>(pub &'a mut Progress, pub &'a mut S);
+
+impl<S: EventSink + ?Sized> EventSink for StopFirst<'_, S> {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.1.event(event)
+    }
+
+    fn event_owned(&mut self, event: Event) -> std::io::Result<()> {
+        self.1.event_owned(event)
+    }
+
+    fn encoder(&self) -> Option<Encoder> {
+        self.1.encoder()
+    }
+
+    fn encoded(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.1.encoded(bytes)
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        self.stop();
-        Ok(())
+        self.0.stop();
+        self.1.finish()
     }
 }
 

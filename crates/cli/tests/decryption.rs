@@ -138,7 +138,9 @@ fn without_keys_flows_say_why() {
     let ev = ndjson(&args);
     assert!(of_type(&ev, "leak").is_empty());
     assert!(of_type(&ev, "http").is_empty());
-    for (port, d) in decryption_by_port(&ev) {
+    let flows = decryption_by_port(&ev);
+    assert_eq!(flows.len(), 4);
+    for (port, d) in flows {
         assert_eq!(d["decrypted"], false, "{port}");
         assert_eq!(d["reason"], "no_key_log", "{port}");
     }
@@ -364,6 +366,10 @@ fn diff_and_check_see_inside_tls() {
     args.extend_from_slice(&LOOPBACK_IDS);
     let out = phonehome(&args);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // The key log reached both sides: the IMEI inside the TLS flows is on each.
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let imei = doc["identifiers"].as_array().unwrap().iter().find(|i| i["identifier"] == "imei").expect("imei");
+    assert!(imei["before"].as_u64().unwrap() > 0 && imei["after"] == imei["before"], "{imei}");
 }
 
 /// Several `--keylog` files merge: each connection finds its secret in whichever holds it.

@@ -295,6 +295,22 @@ fn check_writes_evidence_too() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!packets(&ev).is_empty());
     assert_eq!(packets(&ev), packets(&by_analyze), "the same flows as analyze's");
-    let _ = std::fs::remove_file(&ev);
-    let _ = std::fs::remove_file(&by_analyze);
+
+    // A saved report holds no packets: said, and no empty file is left behind.
+    let saved = temp("check", "saved.json");
+    let out = phonehome(&["analyze", "--format", "json", "-o", saved.to_str().unwrap(), "examples/1kxun.pcap"]);
+    assert_eq!(out.status.code(), Some(0));
+    let none = temp("check", "none.pcapng");
+    let out = phonehome(&[
+        "check",
+        "--policy",
+        "examples/policy.toml",
+        "--evidence-pcap",
+        none.to_str().unwrap(),
+        saved.to_str().unwrap(),
+    ]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a saved report holds no packets"));
+    assert!(!none.exists());
+    let _ = std::fs::remove_dir_all(ev.parent().unwrap());
 }

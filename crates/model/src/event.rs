@@ -270,9 +270,12 @@ pub struct HttpRecord {
 /// request lines, HAR writers and ALPN spell it: "HTTP/1.1", "http/2.0", "HTTP/3", "h2", "h3".
 pub fn http_version(protocol: &str) -> Option<&'static str> {
     let p = protocol.trim();
-    let v = if p.len() > 5 && p[..5].eq_ignore_ascii_case("http/") {
+    // Compared as bytes: a HAR's httpVersion is any string, and slicing a str inside a
+    // multi-byte character panics.
+    let b = p.as_bytes();
+    let v = if b.len() > 5 && b[..5].eq_ignore_ascii_case(b"http/") {
         &p[5..]
-    } else if p.len() > 1 && p[..1].eq_ignore_ascii_case("h") {
+    } else if b.len() > 1 && b[0].eq_ignore_ascii_case(&b'h') {
         &p[1..]
     } else {
         return None;
@@ -623,6 +626,10 @@ mod tests {
             ("", None),
             ("HTTP/", None),
             ("SPDY/3", None),
+            // Not ASCII where a prefix would be cut: no panic.
+            ("é2", None),
+            ("abcd€x", None),
+            ("h€", None),
             ("h2c", None),
         ] {
             assert_eq!(http_version(p), v, "{p:?}");
