@@ -24,6 +24,7 @@ if [ ! -f "$CAP" ]; then
   mkdir -p "$(dirname "$CAP")"
   bash ../shared/bench/make-big-capture.sh "$CAP"
 fi
+CAP=$(realpath "$CAP") # the tools run in a scratch directory
 cargo build --release -q -p phonehome
 BIN=${CARGO_TARGET_DIR:-target}/release/phonehome
 PROFILE=examples/profile.toml
@@ -35,21 +36,23 @@ PKTS=$(count_packets "$CAP")
 cat "$CAP" > /dev/null # into the page cache
 
 BASE=""
-# measure NAME BYTES PACKETS PIN COMMAND...: the fastest of ROUNDS runs.
+# measure NAME BYTES PACKETS PIN COMMAND...: the fastest of ROUNDS successful runs. A run
+# that fails (exit status not 0) is reported and never counted: it would be the fastest.
 measure() {
   local name=$1 bytes=$2 pkts=$3 pin=$4
   shift 4
-  local best="" kib=0
+  local best="" kib=0 pinning=()
+  [ "$pin" = pin ] && pinning=(taskset -c 0)
   for _ in $(seq "$ROUNDS"); do
     rm -rf "$TMP/out" && mkdir -p "$TMP/out"
-    local start end
+    local start end status=0
     start=$(date +%s.%N)
-    if [ "$pin" = pin ]; then
-      (cd "$TMP/out" && /usr/bin/time -f '%M' -o "$TMP/mem" taskset -c 0 "$@" > /dev/null 2>&1) || true
-    else
-      (cd "$TMP/out" && /usr/bin/time -f '%M' -o "$TMP/mem" "$@" > /dev/null 2>&1) || true
-    fi
+    (cd "$TMP/out" && /usr/bin/time -f '%M' -o "$TMP/mem" "${pinning[@]}" "$@" > /dev/null 2> "$TMP/err") || status=$?
     end=$(date +%s.%N)
+    if [ "$status" != 0 ]; then
+      echo "$name: failed (exit $status): $(grep -v '^Command exited' "$TMP/err" | tail -1)" >&2
+      continue
+    fi
     local secs
     secs=$(echo "$end - $start" | bc -l)
     if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then
@@ -57,6 +60,11 @@ measure() {
       kib=$(tail -1 "$TMP/mem")
     fi
   done
+  if [ -z "$best" ]; then
+    echo "$name: no successful run" >&2
+    [ -n "$BASE" ] || exit 1 # without phonehome's figure there is nothing to compare with
+    return 0
+  fi
   local mbs
   mbs=$(echo "$bytes / $best / 1000000" | bc -l)
   [ -z "$BASE" ] && BASE=$mbs
@@ -66,20 +74,21 @@ measure() {
 
 echo "capture: $CAP, $BYTES bytes, ${PKTS:-?} packets; fastest of $ROUNDS runs; ratio = MB/s / phonehome's (1 core)"
 measure "phonehome, 1 core, 20 declared values" "$BYTES" "$PKTS" pin \
-  "$PWD/$BIN" analyze --threads 1 --format ndjson --profile "$PWD/$PROFILE" "$PWD/$CAP"
+  "$PWD/$BIN" analyze --threads 1 --format ndjson --profile "$PWD/$PROFILE" "$CAP"
 measure "phonehome, all $(nproc) cores, 20 declared values" "$BYTES" "$PKTS" nopin \
-  "$PWD/$BIN" analyze --format ndjson --profile "$PWD/$PROFILE" "$PWD/$CAP"
+  "$PWD/$BIN" analyze --format ndjson --profile "$PWD/$PROFILE" "$CAP"
 if command -v ndpiReader > /dev/null; then
-  measure "ndpiReader -q -i" "$BYTES" "$PKTS" pin ndpiReader -q -i "$PWD/$CAP"
+  measure "ndpiReader -q -i" "$BYTES" "$PKTS" pin ndpiReader -q -i "$CAP"
 fi
 if command -v suricata > /dev/null; then
   # Default rules and configuration of the package, logs into a scratch directory.
-  measure "suricata -r --runmode single" "$BYTES" "$PKTS" pin suricata -r "$PWD/$CAP" --runmode single -l .
+  measure "suricata -r --runmode single" "$BYTES" "$PKTS" pin suricata -r "$CAP" --runmode single -l .
 fi
 if command -v tshark > /dev/null && command -v editcap > /dev/null; then
   editcap -r "$CAP" "$TMP/slice.pcap" "1-$TSHARK_PACKETS" 2> /dev/null
   SBYTES=$(stat -c %s "$TMP/slice.pcap")
-  measure "tshark -T fields (first $TSHARK_PACKETS packets)" "$SBYTES" "$TSHARK_PACKETS" pin \
+  SPKTS=$(count_packets "$TMP/slice.pcap")
+  measure "tshark -T fields (first $SPKTS packets)" "$SBYTES" "$SPKTS" pin \
     tshark -n -r "$TMP/slice.pcap" -T fields -e frame.number -e ip.src -e ip.dst -e dns.qry.name \
     -e tls.handshake.extensions_server_name -e http.host
 fi

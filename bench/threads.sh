@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-target}
-CAP=${1:-$TARGET/bench/big.pcap}
+CAP=${1:-target/bench/big.pcap}
 RUNS=${2:-3}
 shift $(( $# > 2 ? 2 : $# ))
 COUNTS=("$@")

@@ -13,12 +13,13 @@ user allowed to capture on lo. Usage: scripts/make_tls_loopback.py OUTDIR
 
 With `--bench MB` it makes instead the decryption benchmark capture of BENCHMARKS.md
 (loopback__tls-bench.pcap and .keylog): one TLS 1.3 (AES-256-GCM) HTTP/1.1 download of MB
-megabytes of incompressible data, plus the same request carrying the identifiers.
+megabytes of incompressible data, plus the four requests carrying the identifiers.
 """
 
 import gzip
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -157,35 +158,39 @@ def main():
     ready.wait()
     dump = subprocess.Popen(["dumpcap", "-q", "-P", "-B", "256", "-i", "lo", "-f", f"tcp port {PORT}", "-w", pcap],
                             stderr=subprocess.DEVNULL)
-    time.sleep(2)
-    body = os.path.join(tmp, "body.json.gz")
-    with open(body, "wb") as f:
-        f.write(gzip.compress(json.dumps({"email": EMAIL, "msisdn": PHONE, "wifi_mac": MAC}).encode(), mtime=0))
-    env = dict(os.environ, SSLKEYLOGFILE=keylog)
-    if BENCH_BYTES:
-        subprocess.run(
-            ["curl", "-sk", "--http1.1", "--tlsv1.3", "--tls13-ciphers", "TLS_AES_256_GCM_SHA384", "--limit-rate", "40M", "-o", "/dev/null",
-             f"https://tracker.phonehome.test:{PORT}/download",
-             "--resolve", f"tracker.phonehome.test:{PORT}:127.0.0.1"],
-            check=True, env=env,
-        )
-    for tls in ("1.2", "1.3"):
-        for http in ("--http1.1", "--http2"):
-            name = f"tls{tls.replace('.', '')}-{'h2' if http == '--http2' else 'http1'}"
+    # Whatever fails below, the capture process stops and the private key goes.
+    try:
+        time.sleep(2)
+        body = os.path.join(tmp, "body.json.gz")
+        with open(body, "wb") as f:
+            f.write(gzip.compress(json.dumps({"email": EMAIL, "msisdn": PHONE, "wifi_mac": MAC}).encode(), mtime=0))
+        env = dict(os.environ, SSLKEYLOGFILE=keylog)
+        if BENCH_BYTES:
             subprocess.run(
-                ["curl", "-sk", http, f"--tlsv{tls}", "--tls-max", tls, "-o", "/dev/null",
-                 "-H", f"X-Android-Id: {ANDROID_ID}", "-H", f"Cookie: gaid={GAID}; session=1",
-                 "-H", "Content-Type: application/json", "-H", "Content-Encoding: gzip",
-                 "--data-binary", f"@{body}",
-                 f"https://tracker.phonehome.test:{PORT}/v1/{name}?imei={IMEI}&os=android",
+                ["curl", "-sk", "--http1.1", "--tlsv1.3", "--tls13-ciphers", "TLS_AES_256_GCM_SHA384", "--limit-rate", "40M", "-o", "/dev/null",
+                 f"https://tracker.phonehome.test:{PORT}/download",
                  "--resolve", f"tracker.phonehome.test:{PORT}:127.0.0.1"],
                 check=True, env=env,
             )
-    time.sleep(1)
-    dump.terminate()
-    dump.wait()
-    stop.set()
-    t.join()
+        for tls in ("1.2", "1.3"):
+            for http in ("--http1.1", "--http2"):
+                name = f"tls{tls.replace('.', '')}-{'h2' if http == '--http2' else 'http1'}"
+                subprocess.run(
+                    ["curl", "-sk", http, f"--tlsv{tls}", "--tls-max", tls, "-o", "/dev/null",
+                     "-H", f"X-Android-Id: {ANDROID_ID}", "-H", f"Cookie: gaid={GAID}; session=1",
+                     "-H", "Content-Type: application/json", "-H", "Content-Encoding: gzip",
+                     "--data-binary", f"@{body}",
+                     f"https://tracker.phonehome.test:{PORT}/v1/{name}?imei={IMEI}&os=android",
+                     "--resolve", f"tracker.phonehome.test:{PORT}:127.0.0.1"],
+                    check=True, env=env,
+                )
+        time.sleep(1)
+    finally:
+        dump.terminate()
+        dump.wait()
+        stop.set()
+        t.join()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

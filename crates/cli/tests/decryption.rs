@@ -334,6 +334,11 @@ fn quic_http3_and_other_applications() {
     assert_eq!(h3[0]["http"]["status"], 200);
     let quic_flow = of_type(&ev, "flow").into_iter().find(|f| f["app_proto"] == "quic").unwrap();
     assert_eq!(quic_flow["decryption"]["inner"], "http/3");
+    // Decrypted QUIC streams are searched as TCP streams are, not as UDP datagrams both ways:
+    // the server's HTTP/3 response (digit runs in its page, once read as phone numbers) is
+    // not searched without --search-received.
+    let leaks = of_type(&ev, "leak");
+    assert!(leaks.iter().all(|l| l["leak"]["direction"] == "toserver"), "{leaks:?}");
 
     let ev = ndjson(&[&data("ndpi__quic-v2.pcapng")]);
     let paths: BTreeSet<&str> = of_type(&ev, "http").iter().map(|h| h["http"]["url"].as_str().unwrap()).collect();

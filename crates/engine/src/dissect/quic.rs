@@ -91,7 +91,11 @@ impl Dissector for QuicDissector {
             self.hello(dir, bytes, cx);
         }
         if let Some(d) = &mut self.decrypting {
+            // Decrypted STREAM data are streams, not datagrams: searched as TCP's are (what
+            // the server sends only with --search-received), not as UDP payload both ways.
+            let udp = std::mem::replace(&mut cx.udp, false);
             d.datagram(dir, bytes, cx);
+            cx.udp = udp;
         }
     }
 
@@ -109,7 +113,12 @@ impl Dissector for QuicDissector {
         *cx.decryption = Some(match self.decrypting {
             _ if self.gquic => Decryption { reason: Some("unsupported_version"), ..Decryption::default() },
             None => Decryption { reason: Some("no_key_log"), ..Decryption::default() },
-            Some(d) => d.finish(cx),
+            Some(d) => {
+                let udp = std::mem::replace(&mut cx.udp, false);
+                let outcome = d.finish(cx);
+                cx.udp = udp;
+                outcome
+            }
         });
     }
 
